@@ -1,0 +1,29 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+
+/** Bytes of randomness in every token and client secret: 256 bits. */
+export const TOKEN_BYTES = 32
+
+/** A new opaque token: 256 random bits, base64url (43 characters). */
+export function generateToken (): string {
+  return randomBytes(TOKEN_BYTES).toString('base64url')
+}
+
+/** A new `client_id`: 144 random bits, base64url (24 characters), safe in HTTP Basic and URLs. */
+export function generateClientId (): string {
+  return randomBytes(18).toString('base64url')
+}
+
+/** SHA-256 of a token or secret, hex. Only these hashes are stored. */
+export function hashToken (token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex')
+}
+
+/**
+ * Whether `secret` hashes to `expectedHash`, compared in constant time. Hashing first makes both sides
+ * the same length whatever the caller sent, so the comparison leaks neither length nor content.
+ */
+export function secretMatches (secret: string, expectedHash: string): boolean {
+  const actual = createHash('sha256').update(secret, 'utf8').digest()
+  const expected = Buffer.from(expectedHash, 'hex')
+  return expected.length === actual.length && timingSafeEqual(actual, expected)
+}

@@ -1,0 +1,180 @@
+import type {
+  AccessTokenLookup,
+  ClientRecord,
+  NewToken,
+  NewUser,
+  OAuth2Store,
+  TokenRecord,
+  UserRecord
+} from './store.js'
+
+/**
+ * A complete store in process memory, for unit tests and demos. State lives in the instance: two
+ * instances share nothing, and everything is lost when the process ends. Each method runs without an
+ * `await` in its critical section, which makes it atomic on Node's single thread.
+ */
+export class MemoryStore implements OAuth2Store {
+  readonly #users = new Map<string, UserRecord>()
+  readonly #userIdByKey = new Map<string, string>()
+  readonly #clients = new Map<string, ClientRecord>()
+  readonly #tokens = new Map<string, TokenRecord>()
+  readonly #tokenIdByAccessHash = new Map<string, string>()
+  readonly #tokenIdByRefreshHash = new Map<string, string>()
+
+  async createUser (user: NewUser): Promise<UserRecord | null> {
+    if (this.#userIdByKey.has(user.usernameKey)) return null
+    const record = { ...user }
+    this.#users.set(record.id, record)
+    this.#userIdByKey.set(record.usernameKey, record.id)
+    return { ...record }
+  }
+
+  async findUserByUsernameKey (usernameKey: string): Promise<UserRecord | null> {
+    const id = this.#userIdByKey.get(usernameKey)
+    return id === undefined ? null : this.#copyUser(id)
+  }
+
+  async findUserById (id: string): Promise<UserRecord | null> {
+    return this.#copyUser(id)
+  }
+
+  async updatePasswordHash (userId: string, passwordHash: string): Promise<boolean> {
+    const user = this.#users.get(userId)
+    if (user === undefined) return false
+    user.passwordHash = passwordHash
+    return true
+  }
+
+  async createClient (client: ClientRecord): Promise<void> {
+    if (this.#clients.has(client.id)) throw new Error(`client ${client.id} already exists`)
+    this.#clients.set(client.id, copyClient(client))
+  }
+
+  async findClient (id: string): Promise<ClientRecord | null> {
+    const client = this.#clients.get(id)
+    return client === undefined ? null : copyClient(client)
+  }
+
+  async listClients (): Promise<ClientRecord[]> {
+    return [...this.#clients.values()]
+      .sort((a, b) => a.createdAt - b.createdAt)
+      .map(copyClient)
+  }
+
+  async deleteClient (id: string): Promise<boolean> {
+    if (!this.#clients.delete(id)) return false
+    for (const token of [...this.#tokens.values()]) {
+      if (token.clientId === id) this.#deleteToken(token)
+    }
+    return true
+  }
+
+  async updateClientSecret (id: string, secretHash: string): Promise<boolean> {
+    const client = this.#clients.get(id)
+    if (client === undefined) return false
+    client.secretHash = secretHash
+    return true
+  }
+
+  async createToken (token: NewToken): Promise<void> {
+    this.#insertToken(token)
+  }
+
+  async findByAccessTokenHash (accessTokenHash: string): Promise<AccessTokenLookup | null> {
+    const id = this.#tokenIdByAccessHash.get(accessTokenHash)
+    const token = id === undefined ? undefined : this.#tokens.get(id)
+    if (token === undefined) return null
+    const user = token.userId === null ? null : this.#copyUser(token.userId)
+    return { token: copyToken(token), user }
+  }
+
+  async findByRefreshTokenHash (refreshTokenHash: string): Promise<TokenRecord | null> {
+    const id = this.#tokenIdByRefreshHash.get(refreshTokenHash)
+    const token = id === undefined ? undefined : this.#tokens.get(id)
+    return token === undefined ? null : copyToken(token)
+  }
+
+  async findChild (parentId: string): Promise<TokenRecord | null> {
+    let newest: TokenRecord | null = null
+    for (const token of this.#tokens.values()) {
+      if (token.parentId !== parentId) continue
+      if (newest === null || token.createdAt >= newest.createdAt) newest = token
+    }
+    return newest === null ? null : copyToken(newest)
+  }
+
+  async rotateRefreshToken (currentId: string, next: NewToken, now: number): Promise<boolean> {
+    const current = this.#tokens.get(currentId)
+    if (current === undefined || current.rotatedAt !== null || current.revokedAt !== null) return false
+    this.#insertToken(next)
+    current.rotatedAt = now
+    return true
+  }
+
+  async revokeToken (id: string, now: number): Promise<boolean> {
+    const token = this.#tokens.get(id)
+    if (token === undefined) return false
+    token.revokedAt ??= now
+    return true
+  }
+
+  async revokeFamily (familyId: string, now: number): Promise<number> {
+    return this.#revokeWhere((token) => token.familyId === familyId, now)
+  }
+
+  async revokeUserTokens (userId: string, now: number): Promise<number> {
+    return this.#revokeWhere((token) => token.userId === userId, now)
+  }
+
+  async deleteExpiredTokens (now: number, limit: number): Promise<number> {
+    let deleted = 0
+    for (const token of [...this.#tokens.values()]) {
+      if (deleted >= limit) break
+      if (token.accessExpiresAt >= now) continue
+      if (token.refreshExpiresAt !== null && token.refreshExpiresAt >= now) continue
+      this.#deleteToken(token)
+      deleted++
+    }
+    return deleted
+  }
+
+  #copyUser (id: string): UserRecord | null {
+    const user = this.#users.get(id)
+    return user === undefined ? null : { ...user }
+  }
+
+  #insertToken (token: NewToken): void {
+    if (this.#tokens.has(token.id) || this.#tokenIdByAccessHash.has(token.accessTokenHash) ||
+      (token.refreshTokenHash !== null && this.#tokenIdByRefreshHash.has(token.refreshTokenHash))) {
+      throw new Error('token already exists')
+    }
+    const record: TokenRecord = { ...token, scopes: [...token.scopes], rotatedAt: null, revokedAt: null }
+    this.#tokens.set(record.id, record)
+    this.#tokenIdByAccessHash.set(record.accessTokenHash, record.id)
+    if (record.refreshTokenHash !== null) this.#tokenIdByRefreshHash.set(record.refreshTokenHash, record.id)
+  }
+
+  #deleteToken (token: TokenRecord): void {
+    this.#tokens.delete(token.id)
+    this.#tokenIdByAccessHash.delete(token.accessTokenHash)
+    if (token.refreshTokenHash !== null) this.#tokenIdByRefreshHash.delete(token.refreshTokenHash)
+  }
+
+  #revokeWhere (match: (token: TokenRecord) => boolean, now: number): number {
+    let changed = 0
+    for (const token of this.#tokens.values()) {
+      if (!match(token) || token.revokedAt !== null) continue
+      token.revokedAt = now
+      changed++
+    }
+    return changed
+  }
+}
+
+function copyClient (client: ClientRecord): ClientRecord {
+  return { ...client, grants: [...client.grants], scopes: [...client.scopes] }
+}
+
+function copyToken (token: TokenRecord): TokenRecord {
+  return { ...token, scopes: [...token.scopes] }
+}

@@ -1,0 +1,157 @@
+/**
+ * The storage contract of fastify-oauth2-server.
+ *
+ * A store keeps users, clients and tokens. It never sees a plaintext password, token or client secret:
+ * the plugin hashes them first. Times are milliseconds since the epoch, passed in by the caller (the
+ * plugin's clock), so a store never reads the wall clock itself.
+ *
+ * Every method is async and every operation the protocol needs to be atomic is one method here, so a
+ * store built on a database can do it in one statement or one transaction. Returned records are copies:
+ * mutating one never changes what the store holds.
+ */
+
+/** Grant types a client may be allowed. */
+export type GrantType = 'password' | 'refresh_token' | 'client_credentials'
+
+/** How a client authenticates: `public` clients send only their id, `confidential` ones a secret too. */
+export type ClientType = 'public' | 'confidential'
+
+/** A user as the store holds it. */
+export interface UserRecord {
+  /** Opaque, stable id (a UUID for the bundled stores). */
+  id: string
+  /** The username as signed up, NFKC-normalized. */
+  username: string
+  /** The uniqueness key: the NFKC-normalized username, lower-cased. */
+  usernameKey: string
+  /** A PHC-format password hash (argon2id for users created by this library). */
+  passwordHash: string
+  createdAt: number
+}
+
+/** What `createUser` inserts. */
+export type NewUser = UserRecord
+
+/** A client application (an SPA, a mobile app, a back-end service). */
+export interface ClientRecord {
+  /** The public `client_id`. */
+  id: string
+  name: string
+  type: ClientType
+  /** SHA-256 (hex) of the client secret; `null` for public clients. */
+  secretHash: string | null
+  /** Grant types this client may use. */
+  grants: GrantType[]
+  /** Scopes this client may ask for; empty means every configured scope. */
+  scopes: string[]
+  createdAt: number
+}
+
+/**
+ * One issued access token and its refresh token (if any). A login starts a family; each refresh retires
+ * the presented record (`rotatedAt`) and adds its successor to the same family.
+ */
+export interface TokenRecord {
+  id: string
+  /** The id of the family (the login session) this record belongs to. */
+  familyId: string
+  /** The record whose refresh token was exchanged for this one; `null` for the first of a family. */
+  parentId: string | null
+  clientId: string
+  /** `null` for client-credentials tokens. */
+  userId: string | null
+  scopes: string[]
+  /** SHA-256 (hex) of the access token. */
+  accessTokenHash: string
+  /** SHA-256 (hex) of the refresh token; `null` when none was issued. */
+  refreshTokenHash: string | null
+  accessExpiresAt: number
+  /** `null` when no refresh token was issued. */
+  refreshExpiresAt: number | null
+  createdAt: number
+  /** When the refresh token was exchanged; a rotated record's access and refresh tokens are dead. */
+  rotatedAt: number | null
+  /** When the record was revoked (logout, reuse detection, revocation endpoint). */
+  revokedAt: number | null
+}
+
+/** What `createToken` and `rotateRefreshToken` insert. */
+export type NewToken = Omit<TokenRecord, 'rotatedAt' | 'revokedAt'>
+
+/** The result of the per-request bearer check: the token and the user it was issued to. */
+export interface AccessTokenLookup {
+  token: TokenRecord
+  /** `null` for client-credentials tokens, or when the user has been deleted. */
+  user: UserRecord | null
+}
+
+/** The storage interface the plugin delegates to. `MemoryStore` and `KyselyStore` implement it. */
+export interface OAuth2Store {
+  /**
+   * Inserts the user unless one with the same `usernameKey` exists. Returns the new user, or `null` when
+   * the name was taken. Must be atomic: of concurrent calls with one key exactly one creates.
+   */
+  createUser(user: NewUser): Promise<UserRecord | null>
+
+  /** Finds a user by `usernameKey`. */
+  findUserByUsernameKey(usernameKey: string): Promise<UserRecord | null>
+
+  /** Finds a user by id. */
+  findUserById(id: string): Promise<UserRecord | null>
+
+  /** Replaces a user's password hash (re-hashing on login, password change). Returns false if no such user. */
+  updatePasswordHash(userId: string, passwordHash: string): Promise<boolean>
+
+  /** Inserts a client. Rejects if the id exists. */
+  createClient(client: ClientRecord): Promise<void>
+
+  /** Finds a client by its `client_id`. */
+  findClient(id: string): Promise<ClientRecord | null>
+
+  /** Lists every client, oldest first. */
+  listClients(): Promise<ClientRecord[]>
+
+  /** Deletes a client and every token issued to it. Returns false if no such client. */
+  deleteClient(id: string): Promise<boolean>
+
+  /** Replaces a confidential client's secret hash. Returns false if no such client. */
+  updateClientSecret(id: string, secretHash: string): Promise<boolean>
+
+  /** Inserts a token record (a login, or a client-credentials grant). */
+  createToken(token: NewToken): Promise<void>
+
+  /**
+   * The per-request bearer check: the record whose access token hashes to `accessTokenHash`, with its
+   * user, whatever its state (the caller checks expiry, rotation and revocation). One indexed lookup.
+   */
+  findByAccessTokenHash(accessTokenHash: string): Promise<AccessTokenLookup | null>
+
+  /** The record whose refresh token hashes to `refreshTokenHash`, whatever its state. */
+  findByRefreshTokenHash(refreshTokenHash: string): Promise<TokenRecord | null>
+
+  /** The newest record whose `parentId` is `parentId` (the successor of a rotated record). */
+  findChild(parentId: string): Promise<TokenRecord | null>
+
+  /**
+   * The refresh-token compare-and-swap: if record `currentId` is neither rotated nor revoked, marks it
+   * rotated at `now` and inserts `next`, atomically, and returns true. Otherwise changes nothing and
+   * returns false. Of concurrent calls for one record exactly one returns true.
+   */
+  rotateRefreshToken(currentId: string, next: NewToken, now: number): Promise<boolean>
+
+  /** Marks one record revoked (if it is not already). Returns false if no such record. */
+  revokeToken(id: string, now: number): Promise<boolean>
+
+  /** Marks every record of a family revoked. Returns how many records changed. */
+  revokeFamily(familyId: string, now: number): Promise<number>
+
+  /** Marks every record of a user revoked ("log out everywhere"). Returns how many records changed. */
+  revokeUserTokens(userId: string, now: number): Promise<number>
+
+  /**
+   * Deletes up to `limit` records that can no longer be used: those whose access token and refresh token
+   * (if any) both expired before `now`. Rotated and revoked records are kept until then, because reuse
+   * detection needs them to recognise a replayed refresh token. Returns how many were deleted.
+   */
+  deleteExpiredTokens(now: number, limit: number): Promise<number>
+}
