@@ -1,0 +1,28 @@
+/**
+ * The example server (`npm start`): the example app on a database, migrated on start.
+ *
+ * Environment: DATABASE_URL (default sqlite:./data/oauth2.sqlite; or postgres://…), PORT (3000),
+ * HOST (127.0.0.1), LOG_LEVEL (info).
+ */
+import { KyselyStore, openDatabase, redactUrl } from '../lib/index.js'
+import { buildExampleApp } from './app.js'
+
+const databaseUrl = process.env.DATABASE_URL ?? 'sqlite:./data/oauth2.sqlite'
+const port = Number(process.env.PORT ?? 3000)
+const host = process.env.HOST ?? '127.0.0.1'
+
+const { db } = await openDatabase(databaseUrl)
+const store = new KyselyStore({ db })
+await store.migrate()
+
+const { app, publicClientId, created } = await buildExampleApp(store, {}, {
+  logger: { level: process.env.LOG_LEVEL ?? 'info' }
+})
+app.addHook('onClose', async () => { await db.destroy() })
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { void app.close() })
+}
+
+await app.listen({ port, host })
+console.log(`database: ${redactUrl(databaseUrl)}`)
+console.log(`public client_id: ${publicClientId}${created ? ' (created now)' : ''}`)

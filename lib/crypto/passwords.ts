@@ -1,0 +1,106 @@
+import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2'
+import { randomBytes } from 'node:crypto'
+import { OAuth2Error } from '../errors.js'
+
+/** argon2id, as `Algorithm.Argon2id` (a `const enum` in @node-rs/argon2, so written out here). */
+export const ARGON2_ALGORITHM_ID = 2
+/** OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1. */
+export const ARGON2_MEMORY_KIB = 19_456
+export const ARGON2_TIME_COST = 2
+export const ARGON2_PARALLELISM = 1
+
+const ARGON2_OPTIONS = {
+  algorithm: ARGON2_ALGORITHM_ID,
+  memoryCost: ARGON2_MEMORY_KIB,
+  timeCost: ARGON2_TIME_COST,
+  parallelism: ARGON2_PARALLELISM
+} as const
+
+const CURRENT_PARAMETERS = `$argon2id$v=19$m=${ARGON2_MEMORY_KIB},t=${ARGON2_TIME_COST},p=${ARGON2_PARALLELISM}$`
+
+/** Bounds on the password-hashing work, the one expensive thing the token and sign-up routes do. */
+export interface HashingLimits {
+  /** Hashes computed at once. */
+  concurrency: number
+  /** Hash requests waiting for a slot; past this the route answers 503 at once. */
+  maxQueue: number
+  /** Seconds a shed request is told to wait (`Retry-After`). */
+  retryAfter: number
+}
+
+/**
+ * argon2id hashing off the event loop (libuv's thread pool) behind a bounded queue. Past the queue the
+ * caller gets a 503 `temporarily_unavailable` at once, instead of piling up latency for everyone.
+ */
+export class PasswordHasher {
+  readonly #limits: HashingLimits
+  readonly #waiting: Array<() => void> = []
+  #running = 0
+  #dummyHash: Promise<string> | undefined
+
+  constructor (limits: HashingLimits) {
+    this.#limits = { ...limits }
+  }
+
+  /** Hashes a password with the pinned argon2id parameters. */
+  async hash (password: string): Promise<string> {
+    return this.#withSlot(() => argon2Hash(password, ARGON2_OPTIONS))
+  }
+
+  /**
+   * Verifies a password against a stored hash. A hash this library cannot read verifies as false. With
+   * `null` (an unknown user) it verifies against a dummy hash, so both failures cost the same time.
+   */
+  async verify (passwordHash: string | null, password: string): Promise<boolean> {
+    if (passwordHash === null) {
+      const dummy = await this.#dummy()
+      await this.#withSlot(() => safeVerify(dummy, password))
+      return false
+    }
+    return this.#withSlot(() => safeVerify(passwordHash, password))
+  }
+
+  /** Whether a stored hash was made with other parameters than the current ones. */
+  needsRehash (passwordHash: string): boolean {
+    return !passwordHash.startsWith(CURRENT_PARAMETERS)
+  }
+
+  /** Hashes waiting for a slot now (for tests and metrics). */
+  get queued (): number {
+    return this.#waiting.length
+  }
+
+  #dummy (): Promise<string> {
+    this.#dummyHash ??= argon2Hash(randomBytes(16).toString('hex'), ARGON2_OPTIONS)
+    return this.#dummyHash
+  }
+
+  async #withSlot<T> (work: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.#limits.concurrency) {
+      if (this.#waiting.length >= this.#limits.maxQueue) {
+        throw new OAuth2Error('temporarily_unavailable', 'The server is busy; retry later.', 503, {
+          'retry-after': String(this.#limits.retryAfter)
+        })
+      }
+      await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    } else {
+      this.#running++
+    }
+    try {
+      return await work()
+    } finally {
+      // Hand the slot straight to the next waiter, so `#running` never drops and rises again in between.
+      const next = this.#waiting.shift()
+      if (next === undefined) this.#running--
+      else next()
+    }
+  }
+}
+
+async function safeVerify (passwordHash: string, password: string): Promise<boolean> {
+  try {
+    return await argon2Verify(passwordHash, password)
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,35 @@
+import fp from 'fastify-plugin'
+import { oauth2Server } from './plugin.js'
+
+export type {
+  GuardOptions,
+  OAuth2RequestContext,
+  OAuth2ServerApi,
+  OAuth2User
+} from './types.js'
+export type { OAuth2ServerOptions, PasswordContext, PasswordPolicy, RoutePaths } from './options.js'
+export type {
+  AccessTokenLookup,
+  ClientRecord,
+  ClientType,
+  GrantType,
+  NewToken,
+  NewUser,
+  OAuth2Store,
+  TokenRecord,
+  UserRecord
+} from './store/store.js'
+export { ConfigErrorCode, OAuth2ConfigError, OAuth2Error } from './errors.js'
+export { MemoryStore } from './store/memory-store.js'
+export { KyselyStore, type KyselyStoreOptions } from './store/kysely/kysely-store.js'
+export { openDatabase, redactUrl, type DatabaseDialect, type OpenedDatabase } from './store/kysely/connect.js'
+export { createClient, rotateClientSecret, type CreatedClient, type NewClientOptions } from './clients.js'
+
+/**
+ * The fastify-oauth2-server plugin: `app.register(oauth2, { store })`. Registers the token and sign-up
+ * routes, decorates requests with `oauth` and the user, and adds `app.oauth2.authenticate()` guards.
+ */
+const oauth2 = fp(oauth2Server, { name: 'fastify-oauth2-server', fastify: '5.x' })
+
+export default oauth2
+export { oauth2 }

@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { authenticateClient } from '../auth/client-auth.js'
+import { generateToken, hashToken } from '../crypto/tokens.js'
+import type { PasswordHasher } from '../crypto/passwords.js'
+import { invalidCredentials, OAuth2Error } from '../errors.js'
+import type { ResolvedOptions } from '../options.js'
+import { grantScopes, narrowScopes } from '../scopes.js'
+import type { ClientRecord, GrantType, NewToken } from '../store/store.js'
+import { usernameKey } from '../users.js'
+import { bodyString, routePaths } from './common.js'
+
+/** The token endpoint's parameters (RFC 6749 §4.3.2, §6, §2.3.1). */
+export interface TokenRequestBody {
+  grant_type?: string
+  username?: string
+  password?: string
+  refresh_token?: string
+  scope?: string
+  client_id?: string
+  client_secret?: string
+}
+
+/** The successful token response (RFC 6749 §5.1), in Django OAuth Toolkit's field order. */
+export interface TokenResponse {
+  access_token: string
+  expires_in: number
+  token_type: 'Bearer'
+  scope: string
+  refresh_token?: string
+}
+
+const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' }
+
+export const tokenBodySchema = {
+  type: 'object',
+  properties: {
+    grant_type: bodyString(64),
+    username: bodyString(1024),
+    password: bodyString(4096),
+    refresh_token: bodyString(512),
+    scope: bodyString(1024),
+    client_id: bodyString(256),
+    client_secret: bodyString(512)
+  }
+} as const
+
+interface IssueParams {
+  clientId: string
+  userId: string | null
+  scopes: string[]
+  withRefreshToken: boolean
+  familyId?: string
+  parentId?: string
+}
+
+function missing (name: string): OAuth2Error {
+  return new OAuth2Error('invalid_request', `Request is missing ${name} parameter.`)
+}
+
+function required (body: TokenRequestBody, name: 'username' | 'password' | 'refresh_token'): string {
+  const value = body[name]
+  if (value === undefined || value === '') throw missing(name)
+  return value
+}
+
+/** The token endpoint: one function per grant, client authentication first, errors rendered by the context. */
+export function tokenRoute (app: FastifyInstance, options: ResolvedOptions, hasher: PasswordHasher): void {
+  const { store } = options
+
+  function issue (params: IssueParams): { record: NewToken, response: TokenResponse } {
+    const now = options.now()
+    const id = randomUUID()
+    const accessToken = generateToken()
+    const refreshToken = params.withRefreshToken ? generateToken() : null
+    const record: NewToken = {
+      id,
+      familyId: params.familyId ?? id,
+      parentId: params.parentId ?? null,
+      clientId: params.clientId,
+      userId: params.userId,
+      scopes: params.scopes,
+      accessTokenHash: hashToken(accessToken),
+      refreshTokenHash: refreshToken === null ? null : hashToken(refreshToken),
+      accessExpiresAt: now + options.accessTokenTtl * 1000,
+      refreshExpiresAt: refreshToken === null ? null : now + options.refreshTokenTtl * 1000,
+      createdAt: now
+    }
+    const response: TokenResponse = {
+      access_token: accessToken,
+      expires_in: options.accessTokenTtl,
+      token_type: 'Bearer',
+      scope: params.scopes.join(' ')
+    }
+    if (refreshToken !== null) response.refresh_token = refreshToken
+    return { record, response }
+  }
+
+  /** RFC 6749 §4.3: the resource owner password credentials grant. */
+  async function passwordGrant (client: ClientRecord, body: TokenRequestBody): Promise<TokenResponse> {
+    const username = required(body, 'username')
+    const password = required(body, 'password')
+    const scopes = grantScopes(body.scope, client, options)
+    const user = username.length > options.usernameMaxLength
+      ? null
+      : await store.findUserByUsernameKey(usernameKey(username))
+    // An unknown user is verified against a dummy hash: same answer, same time.
+    const valid = await hasher.verify(user?.passwordHash ?? null, password)
+    if (user === null || !valid) throw invalidCredentials()
+    if (hasher.needsRehash(user.passwordHash)) {
+      await store.updatePasswordHash(user.id, await hasher.hash(password))
+    }
+    const { record, response } = issue({
+      clientId: client.id,
+      userId: user.id,
+      scopes,
+      withRefreshToken: client.grants.includes('refresh_token')
+    })
+    await store.createToken(record)
+    return response
+  }
+
+  /** RFC 6749 §6 with rotation, and reuse detection per RFC 9700 §4.14.2. */
+  async function refreshTokenGrant (client: ClientRecord, body: TokenRequestBody): Promise<TokenResponse> {
+    const presented = required(body, 'refresh_token')
+    const now = options.now()
+    const invalid = new OAuth2Error('invalid_grant', 'The refresh token is invalid, expired or revoked.')
+    const current = await store.findByRefreshTokenHash(hashToken(presented))
+    if (current === null || current.clientId !== client.id || current.revokedAt !== null) throw invalid
+    if (current.refreshExpiresAt === null || current.refreshExpiresAt <= now) throw invalid
+
+    let retiring = current
+    if (current.rotatedAt !== null) {
+      // Presented again after rotation: a benign race within the reuse interval redeems the parent once
+      // more (retiring its unused child); anything else is treated as theft and ends the whole family.
+      const withinInterval = now - current.rotatedAt < options.refreshTokenReuseInterval * 1000
+      const child = withinInterval ? await store.findChild(current.id) : null
+      if (child === null || child.rotatedAt !== null || child.revokedAt !== null) {
+        await store.revokeFamily(current.familyId, now)
+        throw invalid
+      }
+      retiring = child
+    }
+
+    if (current.userId !== null && await store.findUserById(current.userId) === null) throw invalid
+    const scopes = narrowScopes(body.scope, current.scopes)
+    const { record, response } = issue({
+      clientId: client.id,
+      userId: current.userId,
+      scopes,
+      withRefreshToken: true,
+      familyId: current.familyId,
+      parentId: current.id
+    })
+    // The compare-and-swap: of concurrent refreshes of one token exactly one gets here first.
+    if (!await store.rotateRefreshToken(retiring.id, record, now)) throw invalid
+    return response
+  }
+
+  /** RFC 6749 §4.4: a confidential client acting for itself; no user, no refresh token (§4.4.3). */
+  async function clientCredentialsGrant (client: ClientRecord, body: TokenRequestBody): Promise<TokenResponse> {
+    if (client.type !== 'confidential') {
+      throw new OAuth2Error('unauthorized_client', 'The client_credentials grant is for confidential clients only.')
+    }
+    const scopes = grantScopes(body.scope, client, options)
+    const { record, response } = issue({ clientId: client.id, userId: null, scopes, withRefreshToken: false })
+    await store.createToken(record)
+    return response
+  }
+
+  const grants: Record<GrantType, (client: ClientRecord, body: TokenRequestBody) => Promise<TokenResponse>> = {
+    password: passwordGrant,
+    refresh_token: refreshTokenGrant,
+    client_credentials: clientCredentialsGrant
+  }
+
+  async function handler (request: FastifyRequest<{ Body: TokenRequestBody }>, reply: FastifyReply): Promise<TokenResponse> {
+    reply.headers(NO_STORE)
+    const body = request.body
+    const client = await authenticateClient(store, request, body, options.realm)
+    const grantType = body.grant_type
+    if (grantType === undefined || grantType === '') throw missing('grant_type')
+    const grant = Object.hasOwn(grants, grantType) ? grants[grantType as GrantType] : undefined
+    if (grant === undefined) {
+      throw new OAuth2Error('unsupported_grant_type', 'The grant type is not supported by this server.')
+    }
+    if (!client.grants.includes(grantType as GrantType)) {
+      throw new OAuth2Error('unauthorized_client', 'The client is not allowed to use this grant type.')
+    }
+    return grant(client, body)
+  }
+
+  for (const url of routePaths(app, options.routes.token)) {
+    app.post<{ Body: TokenRequestBody }>(url, { schema: { body: tokenBodySchema } }, handler)
+  }
+}

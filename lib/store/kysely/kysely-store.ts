@@ -1,0 +1,360 @@
+import { Migrator, sql } from 'kysely'
+import type { Kysely } from 'kysely'
+import type {
+  AccessTokenLookup,
+  ClientRecord,
+  GrantType,
+  NewToken,
+  NewUser,
+  OAuth2Store,
+  TokenRecord,
+  UserRecord
+} from '../store.js'
+import { OAuth2MigrationProvider, migrationTableNames } from './migrations.js'
+import { TablePrefixPlugin } from './table-prefix-plugin.js'
+import { DEFAULT_TABLE_PREFIX } from './tables.js'
+import type { ClientRow, NewClientRow, NewTokenRow, NewUserRow, OAuth2Tables, TokenRow, UserRow } from './tables.js'
+
+/** Options of `KyselyStore`. */
+export interface KyselyStoreOptions {
+  /**
+   * The app's Kysely instance, on SQLite or PostgreSQL (`Kysely<any>`: its table types are the app's).
+   * The app owns it: the store never destroys it. The store runs its queries and migrations without the
+   * instance's plugins (a `CamelCasePlugin` would rename its columns), in the connection's default schema.
+   */
+  db: Kysely<any>
+  /**
+   * Prefix of every table, index and migration table the store creates: letters, digits and underscores,
+   * not starting with a digit. Default `'oauth2_'`.
+   */
+  tablePrefix?: string
+}
+
+const TABLE_PREFIX_PATTERN = /^[a-z_][a-z0-9_]*$/i
+
+/**
+ * The reference store, on any database Kysely reaches: tested on SQLite (better-sqlite3) and PostgreSQL.
+ * Call `migrate()` once before use (at start-up, or from a deploy step): it creates or updates the
+ * store's tables and is a no-op when they are current.
+ *
+ * Every atomic operation of `OAuth2Store` is one statement or one transaction. On SQLite a transaction
+ * holds the file's write lock until it commits, across turns of the event loop, so open a file once per
+ * process (`openDatabase`) and share that Kysely instance. Several processes may share the file: with a
+ * `busy_timeout` they wait for each other's locks. Two connections to one file on one thread cannot:
+ * one waiting out the busy timeout blocks the thread, and with it the commit it waits for.
+ */
+export class KyselyStore implements OAuth2Store {
+  readonly #options: Readonly<Required<KyselyStoreOptions>>
+  /** The app's instance without its plugins, for the migrator. */
+  readonly #plainDb: Kysely<any>
+  /** The same with the table prefix plugin: the store's queries name tables without their prefix. */
+  readonly #db: Kysely<OAuth2Tables>
+
+  /** Checks the options; throws a `TypeError` naming a bad one. Touches no table: see `migrate()`. */
+  constructor (options: KyselyStoreOptions) {
+    const { db, tablePrefix = DEFAULT_TABLE_PREFIX } = options
+    if (typeof db?.withoutPlugins !== 'function') {
+      throw new TypeError('KyselyStore: option "db" must be a Kysely instance')
+    }
+    if (typeof tablePrefix !== 'string' || !TABLE_PREFIX_PATTERN.test(tablePrefix)) {
+      throw new TypeError(
+        `KyselyStore: option "tablePrefix" must match ${String(TABLE_PREFIX_PATTERN)}, got ${JSON.stringify(tablePrefix)}`)
+    }
+    this.#options = Object.freeze({ db, tablePrefix })
+    this.#plainDb = db.withoutPlugins()
+    this.#db = (this.#plainDb as Kysely<OAuth2Tables>).withPlugin(new TablePrefixPlugin(tablePrefix))
+  }
+
+  /**
+   * Creates or updates the store's tables by running every pending migration, recorded in
+   * `{prefix}migrations`. Safe to run on every start: a no-op when nothing is pending. Rejects with the
+   * migration's error when one fails.
+   */
+  async migrate (): Promise<void> {
+    const { tablePrefix } = this.#options
+    const migrator = new Migrator({
+      db: this.#plainDb,
+      provider: new OAuth2MigrationProvider(tablePrefix),
+      ...migrationTableNames(tablePrefix)
+    })
+    const { error } = await migrator.migrateToLatest()
+    if (error !== undefined) throw error
+  }
+
+  /** Inserts the user unless its `usernameKey` is taken (one `INSERT … ON CONFLICT DO NOTHING`). */
+  async createUser (user: NewUser): Promise<UserRecord | null> {
+    const row = await this.#db.insertInto('users')
+      .values(userToRow(user))
+      .onConflict((oc) => oc.column('username_key').doNothing())
+      .returningAll()
+      .executeTakeFirst()
+    return row === undefined ? null : rowToUser(row)
+  }
+
+  /** Finds a user by `usernameKey`. */
+  async findUserByUsernameKey (usernameKey: string): Promise<UserRecord | null> {
+    const row = await this.#db.selectFrom('users').selectAll().where('username_key', '=', usernameKey).executeTakeFirst()
+    return row === undefined ? null : rowToUser(row)
+  }
+
+  /** Finds a user by id. */
+  async findUserById (id: string): Promise<UserRecord | null> {
+    const row = await this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+    return row === undefined ? null : rowToUser(row)
+  }
+
+  /** Replaces a user's password hash. Returns false if no such user. */
+  async updatePasswordHash (userId: string, passwordHash: string): Promise<boolean> {
+    const result = await this.#db.updateTable('users')
+      .set({ password_hash: passwordHash })
+      .where('id', '=', userId)
+      .executeTakeFirst()
+    return result.numUpdatedRows > 0n
+  }
+
+  /** Inserts a client; rejects with the database's unique-violation error if the id exists. */
+  async createClient (client: ClientRecord): Promise<void> {
+    await this.#db.insertInto('clients').values(clientToRow(client)).execute()
+  }
+
+  /** Finds a client by its `client_id`. */
+  async findClient (id: string): Promise<ClientRecord | null> {
+    const row = await this.#db.selectFrom('clients').selectAll().where('id', '=', id).executeTakeFirst()
+    return row === undefined ? null : rowToClient(row)
+  }
+
+  /** Lists every client, oldest first (ties by id). */
+  async listClients (): Promise<ClientRecord[]> {
+    const rows = await this.#db.selectFrom('clients').selectAll().orderBy('created_at').orderBy('id').execute()
+    return rows.map(rowToClient)
+  }
+
+  /**
+   * Deletes a client and its tokens in one transaction. The tokens are deleted explicitly rather than by
+   * the foreign key's cascade, which SQLite applies only on connections with `PRAGMA foreign_keys = ON`.
+   */
+  async deleteClient (id: string): Promise<boolean> {
+    return await this.#db.transaction().execute(async (trx) => {
+      // A write first: on SQLite the transaction takes the write lock at once, not on a later upgrade.
+      await trx.deleteFrom('tokens').where('client_id', '=', id).execute()
+      const result = await trx.deleteFrom('clients').where('id', '=', id).executeTakeFirst()
+      return result.numDeletedRows > 0n
+    })
+  }
+
+  /** Replaces a client's secret hash. Returns false if no such client. */
+  async updateClientSecret (id: string, secretHash: string): Promise<boolean> {
+    const result = await this.#db.updateTable('clients')
+      .set({ secret_hash: secretHash })
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return result.numUpdatedRows > 0n
+  }
+
+  /** Inserts a token record; rejects with the database's unique-violation error on a duplicate hash or id. */
+  async createToken (token: NewToken): Promise<void> {
+    await this.#db.insertInto('tokens').values(tokenToRow(token)).execute()
+  }
+
+  /** The per-request bearer check: one query, the token by its unique access hash joined to its user. */
+  async findByAccessTokenHash (accessTokenHash: string): Promise<AccessTokenLookup | null> {
+    const row = await this.#db.selectFrom('tokens')
+      .leftJoin('users', 'users.id', 'tokens.user_id')
+      .selectAll('tokens')
+      .select([
+        'users.id as user__id',
+        'users.username as user__username',
+        'users.username_key as user__username_key',
+        'users.password_hash as user__password_hash',
+        'users.created_at as user__created_at'
+      ])
+      .where('tokens.access_token_hash', '=', accessTokenHash)
+      .executeTakeFirst()
+    if (row === undefined) return null
+    // A left join yields all of the user's columns or none of them.
+    const user = row.user__id === null
+      ? null
+      : rowToUser({
+        id: row.user__id,
+        username: row.user__username!,
+        username_key: row.user__username_key!,
+        password_hash: row.user__password_hash!,
+        created_at: row.user__created_at!
+      })
+    return { token: rowToToken(row), user }
+  }
+
+  /** The record whose refresh token hashes to `refreshTokenHash`, whatever its state. */
+  async findByRefreshTokenHash (refreshTokenHash: string): Promise<TokenRecord | null> {
+    const row = await this.#db.selectFrom('tokens').selectAll().where('refresh_token_hash', '=', refreshTokenHash).executeTakeFirst()
+    return row === undefined ? null : rowToToken(row)
+  }
+
+  /** The newest record (by `createdAt`, ties by id) whose `parentId` is `parentId`. */
+  async findChild (parentId: string): Promise<TokenRecord | null> {
+    const row = await this.#db.selectFrom('tokens')
+      .selectAll()
+      .where('parent_id', '=', parentId)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+    return row === undefined ? null : rowToToken(row)
+  }
+
+  /**
+   * The refresh-token compare-and-swap, in one transaction: a conditional `UPDATE` claims the current
+   * record, and only the caller whose update changed the row inserts `next`. A concurrent caller's update
+   * waits for the winner's commit (PostgreSQL re-checks the row under READ COMMITTED; SQLite allows one
+   * writer at a time) and then matches nothing.
+   */
+  async rotateRefreshToken (currentId: string, next: NewToken, now: number): Promise<boolean> {
+    return await this.#db.transaction().execute(async (trx) => {
+      // The UPDATE comes first so that SQLite takes the write lock at once: a transaction that read
+      // first could not upgrade to writing after another connection's commit (SQLITE_BUSY).
+      const claimed = await trx.updateTable('tokens')
+        .set({ rotated_at: now })
+        .where('id', '=', currentId)
+        .where('rotated_at', 'is', null)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst()
+      if (claimed.numUpdatedRows !== 1n) return false
+      await trx.insertInto('tokens').values(tokenToRow(next)).execute()
+      return true
+    })
+  }
+
+  /** Marks one record revoked, keeping an earlier revocation time. Returns false if no such record. */
+  async revokeToken (id: string, now: number): Promise<boolean> {
+    const result = await this.#db.updateTable('tokens')
+      .set({ revoked_at: sql<number>`coalesce(${sql.ref('revoked_at')}, ${now})` })
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return result.numUpdatedRows > 0n
+  }
+
+  /** Marks every unrevoked record of a family revoked. Returns how many changed. */
+  async revokeFamily (familyId: string, now: number): Promise<number> {
+    const result = await this.#db.updateTable('tokens')
+      .set({ revoked_at: now })
+      .where('family_id', '=', familyId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst()
+    return Number(result.numUpdatedRows)
+  }
+
+  /** Marks every unrevoked record of a user revoked. Returns how many changed. */
+  async revokeUserTokens (userId: string, now: number): Promise<number> {
+    const result = await this.#db.updateTable('tokens')
+      .set({ revoked_at: now })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst()
+    return Number(result.numUpdatedRows)
+  }
+
+  /**
+   * Deletes up to `limit` records whose access and refresh tokens both expired before `now`: those whose
+   * `expires_at` (the later expiry, stored on insert) has passed, found through its index.
+   */
+  async deleteExpiredTokens (now: number, limit: number): Promise<number> {
+    const batch = Math.ceil(limit)
+    // SQLite reads a negative LIMIT as none at all.
+    if (!(batch > 0)) return 0
+    const result = await this.#db.deleteFrom('tokens')
+      .where('id', 'in', (eb) => eb.selectFrom('tokens').select('id').where('expires_at', '<', now).limit(batch))
+      .executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
+}
+
+function userToRow (user: NewUser): NewUserRow {
+  return {
+    id: user.id,
+    username: user.username,
+    username_key: user.usernameKey,
+    password_hash: user.passwordHash,
+    created_at: user.createdAt
+  }
+}
+
+function rowToUser (row: UserRow): UserRecord {
+  return {
+    id: row.id,
+    username: row.username,
+    usernameKey: row.username_key,
+    passwordHash: row.password_hash,
+    createdAt: Number(row.created_at)
+  }
+}
+
+function clientToRow (client: ClientRecord): NewClientRow {
+  return {
+    id: client.id,
+    name: client.name,
+    type: client.type,
+    secret_hash: client.secretHash,
+    grants: joinList(client.grants),
+    scopes: joinList(client.scopes),
+    created_at: client.createdAt
+  }
+}
+
+function rowToClient (row: ClientRow): ClientRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    type: row.type,
+    secretHash: row.secret_hash,
+    grants: splitList(row.grants) as GrantType[],
+    scopes: splitList(row.scopes),
+    createdAt: Number(row.created_at)
+  }
+}
+
+function tokenToRow (token: NewToken): NewTokenRow {
+  return {
+    id: token.id,
+    family_id: token.familyId,
+    parent_id: token.parentId,
+    client_id: token.clientId,
+    user_id: token.userId,
+    scopes: joinList(token.scopes),
+    access_token_hash: token.accessTokenHash,
+    refresh_token_hash: token.refreshTokenHash,
+    access_expires_at: token.accessExpiresAt,
+    refresh_expires_at: token.refreshExpiresAt,
+    expires_at: Math.max(token.accessExpiresAt, token.refreshExpiresAt ?? token.accessExpiresAt),
+    created_at: token.createdAt
+  }
+}
+
+function rowToToken (row: TokenRow): TokenRecord {
+  return {
+    id: row.id,
+    familyId: row.family_id,
+    parentId: row.parent_id,
+    clientId: row.client_id,
+    userId: row.user_id,
+    scopes: splitList(row.scopes),
+    accessTokenHash: row.access_token_hash,
+    refreshTokenHash: row.refresh_token_hash,
+    accessExpiresAt: Number(row.access_expires_at),
+    refreshExpiresAt: nullableNumber(row.refresh_expires_at),
+    createdAt: Number(row.created_at),
+    rotatedAt: nullableNumber(row.rotated_at),
+    revokedAt: nullableNumber(row.revoked_at)
+  }
+}
+
+function joinList (items: readonly string[]): string {
+  return items.join(' ')
+}
+
+function splitList (text: string): string[] {
+  return text === '' ? [] : text.split(' ')
+}
+
+function nullableNumber (value: number | string | bigint | null): number | null {
+  return value === null ? null : Number(value)
+}

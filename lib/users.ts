@@ -1,0 +1,46 @@
+import { OAuth2Error } from './errors.js'
+import type { ResolvedOptions } from './options.js'
+
+/** Letters, marks, digits and `@ . + - _`, as Django allows (after NFKC). */
+const USERNAME = /^[\p{L}\p{M}\p{N}@.+\-_]+$/u
+
+/** A username as stored, and its case-insensitive uniqueness key. */
+export interface NormalizedUsername {
+  username: string
+  usernameKey: string
+}
+
+/** The uniqueness key of a username: NFKC, lower-cased, NFKC again (lower-casing can denormalize). */
+export function usernameKey (username: string): string {
+  return username.normalize('NFKC').toLowerCase().normalize('NFKC')
+}
+
+/** Normalizes and checks a username at sign-up; throws `invalid_request` saying what is wrong. */
+export function normalizeUsername (raw: string, maxLength: number): NormalizedUsername {
+  const username = raw.normalize('NFKC')
+  if (username.length === 0) throw new OAuth2Error('invalid_request', 'The username may not be blank.')
+  if ([...username].length > maxLength) {
+    throw new OAuth2Error('invalid_request', `The username may have at most ${maxLength} characters.`)
+  }
+  if (!USERNAME.test(username)) {
+    throw new OAuth2Error('invalid_request', 'The username may contain only letters, numbers, and @/./+/-/_ characters.')
+  }
+  return { username, usernameKey: usernameKey(username) }
+}
+
+/** Applies the password policy; throws `invalid_request` with the reason. */
+export async function checkPassword (password: string, username: string, options: ResolvedOptions): Promise<void> {
+  const { minLength, maxLength, validate } = options.passwordPolicy
+  // A lone surrogate has no UTF-8 form: it would hash as U+FFFD and match any other such password.
+  if (!password.isWellFormed()) throw new OAuth2Error('invalid_request', 'The password is not valid Unicode text.')
+  const length = [...password].length
+  if (length < minLength) {
+    throw new OAuth2Error('invalid_request', `The password must have at least ${minLength} characters.`)
+  }
+  if (length > maxLength) {
+    throw new OAuth2Error('invalid_request', `The password may have at most ${maxLength} characters.`)
+  }
+  if (validate === undefined) return
+  const refusal = await validate(password, { username })
+  if (typeof refusal === 'string') throw new OAuth2Error('invalid_request', refusal)
+}

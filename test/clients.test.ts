@@ -1,0 +1,60 @@
+/** Client creation and secret rotation: secrets shown once, stored as SHA-256 hashes. */
+import t from 'tap'
+import { createClient, MemoryStore, rotateClientSecret } from '../lib/index.js'
+import { hashToken } from '../lib/crypto/tokens.js'
+import { basic, buildApp } from './fixtures/app.js'
+
+t.test('createClient makes public and confidential clients; only the secret hash is stored', async (t) => {
+  const store = new MemoryStore()
+  const pub = await createClient(store, { name: ' spa ', type: 'public' })
+  t.equal(pub.clientSecret, null)
+  t.match(pub.client, { name: 'spa', type: 'public', secretHash: null, grants: ['password', 'refresh_token'], scopes: [] })
+  t.match(pub.client.id, /^[A-Za-z0-9_-]{24}$/)
+  const conf = await createClient(store, { name: 'backend', type: 'confidential', grants: ['client_credentials', 'client_credentials'], scopes: ['read'] })
+  t.match(conf.clientSecret, /^[A-Za-z0-9_-]{43}$/)
+  const stored = await store.findClient(conf.client.id)
+  t.equal(stored!.secretHash, hashToken(conf.clientSecret!))
+  t.same(stored!.grants, ['client_credentials'])
+  t.notMatch(JSON.stringify(stored), conf.clientSecret!)
+})
+
+t.test('createClient refuses bad options with a TypeError and stores nothing', async (t) => {
+  const store = new MemoryStore()
+  const bad: Array<[string, Parameters<typeof createClient>[1]]> = [
+    ['no name', { name: ' ', type: 'public' }],
+    ['bad type', { name: 'x', type: 'secret' as 'public' }],
+    ['unknown grant', { name: 'x', type: 'public', grants: ['implicit' as 'password'] }],
+    ['no grant', { name: 'x', type: 'public', grants: [] }],
+    ['public client_credentials', { name: 'x', type: 'public', grants: ['client_credentials'] }]
+  ]
+  for (const [name, options] of bad) await t.rejects(createClient(store, options), TypeError, name)
+  t.same(await store.listClients(), [])
+})
+
+t.test('rotateClientSecret: the old secret stops working at once, the new one works', async (t) => {
+  const ctx = await buildApp(t)
+  const newSecret = await rotateClientSecret(ctx.store, ctx.confidentialId)
+  t.match(newSecret, /^[A-Za-z0-9_-]{43}$/)
+  const post = (secret: string) => ctx.app.inject({
+    method: 'POST', url: '/o/token/', headers: { authorization: basic(ctx.confidentialId, secret) }, payload: { grant_type: 'client_credentials' }
+  })
+  t.equal((await post(ctx.confidentialSecret)).statusCode, 401)
+  t.equal((await post(newSecret!)).statusCode, 200)
+  t.equal(await rotateClientSecret(ctx.store, ctx.publicId), null, 'a public client has no secret')
+  t.equal(await rotateClientSecret(ctx.store, 'nope'), null)
+})
+
+t.test('a public client record carrying client_credentials still cannot use it', async (t) => {
+  const ctx = await buildApp(t)
+  await ctx.store.createClient({ id: 'odd-public', name: 'odd', type: 'public', secretHash: null, grants: ['client_credentials'], scopes: [], createdAt: 0 })
+  const res = await ctx.app.inject({ method: 'POST', url: '/o/token/', payload: { grant_type: 'client_credentials', client_id: 'odd-public' } })
+  t.equal(res.statusCode, 400)
+  t.equal(res.json().error, 'unauthorized_client')
+})
+
+t.test('rotateClientSecret answers null when the client vanished meanwhile', async (t) => {
+  const store = new MemoryStore()
+  const { client } = await createClient(store, { name: 'backend', type: 'confidential' })
+  store.updateClientSecret = async () => false
+  t.equal(await rotateClientSecret(store, client.id), null)
+})

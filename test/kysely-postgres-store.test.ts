@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { sql } from 'kysely'
+import t from 'tap'
+import { openDatabase } from '../lib/store/kysely/connect.js'
+import { KyselyStore } from '../lib/store/kysely/kysely-store.js'
+import { startPostgres } from './fixtures/postgres.js'
+import { storeContract } from './fixtures/store-contract.js'
+
+const server = await startPostgres(t)
+
+if (server !== null) {
+  const { db, dialect } = await openDatabase(server.url)
+  t.teardown(async () => await db.destroy())
+
+  t.test('openDatabase opens a pool for a postgres:// URL', async (t) => {
+    t.equal(dialect, 'postgres')
+    const alt = await openDatabase(server.url.replace(/^postgres:/, 'postgresql:'))
+    t.teardown(async () => await alt.db.destroy())
+    t.equal(alt.dialect, 'postgres')
+  })
+
+  t.test('contract', async (t) => {
+    // One database for the file; each store gets tables of its own through a unique prefix.
+    storeContract(t, async () => {
+      const store = new KyselyStore({ db, tablePrefix: `t_${randomBytes(6).toString('hex')}_` })
+      await store.migrate()
+      return { store, close: async () => {} }
+    })
+  })
+
+  t.test('bigint times come back as numbers', async (t) => {
+    const store = new KyselyStore({ db, tablePrefix: 'bigint_' })
+    await store.migrate()
+    const createdAt = 2 ** 53 - 1
+    await store.createUser({ id: 'u1', username: 'u', usernameKey: 'u', passwordHash: 'h', createdAt })
+    t.equal((await store.findUserById('u1'))?.createdAt, createdAt)
+  })
+
+  t.test('an idle connection killed by the server is a warning, not a crash', async (t) => {
+    const victim = await openDatabase(server.url)
+    t.teardown(async () => await victim.db.destroy())
+    const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(victim.db)
+    const warned = once(process, 'warning')
+    await sql`select pg_terminate_backend(${rows[0]!.pid})`.execute(db)
+    const [warning] = await warned as [Error & { code?: string }]
+    t.equal(warning.code, 'FST_OAUTH2_PG_IDLE_ERROR')
+    t.match(warning.message, /idle connection failed/)
+    // The pool replaces the dead client.
+    const { rows: after } = await sql<{ one: number }>`select 1 as one`.execute(victim.db)
+    t.equal(after[0]?.one, 1)
+  })
+}

@@ -1,0 +1,163 @@
+/** RFC 6749 §6 refresh with rotation; reuse detection per RFC 9700 §4.14.2; concurrency. */
+import t from 'tap'
+import { hashToken } from '../lib/crypto/tokens.js'
+import { basic, buildApp, loggedIn } from './fixtures/app.js'
+
+t.test('a refresh rotates: new pair, old access and refresh tokens dead, same family', async (t) => {
+  const ctx = await buildApp(t)
+  const first = await loggedIn(ctx)
+  const res = await ctx.refresh(first.refresh_token)
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers['cache-control'], 'no-store')
+  t.equal(res.headers.pragma, 'no-cache')
+  const second = res.json()
+  t.match(second, { token_type: 'Bearer', expires_in: 3600, scope: 'read write' })
+  t.not(second.access_token, first.access_token)
+  t.not(second.refresh_token, first.refresh_token)
+
+  const old = await ctx.me(first.access_token)
+  t.equal(old.statusCode, 401, 'the old access token died with the rotation')
+  t.match(old.headers['www-authenticate'], /error="invalid_token"/)
+  t.equal((await ctx.me(second.access_token)).statusCode, 200)
+
+  const a = await ctx.store.findByRefreshTokenHash(hashToken(first.refresh_token))
+  const b = await ctx.store.findByRefreshTokenHash(hashToken(second.refresh_token))
+  t.equal(b!.familyId, a!.familyId)
+  t.equal(b!.parentId, a!.id)
+  t.not(a!.rotatedAt, null)
+})
+
+t.test('a replayed refresh token revokes its whole family, not another login', async (t) => {
+  const ctx = await buildApp(t)
+  const first = await loggedIn(ctx)
+  const otherLogin = (await ctx.login('pony', 'djangsta-secret')).json()
+  const second = (await ctx.refresh(first.refresh_token)).json()
+  const third = (await ctx.refresh(second.refresh_token)).json()
+  t.equal((await ctx.me(third.access_token)).statusCode, 200)
+
+  const replay = await ctx.refresh(first.refresh_token)
+  t.equal(replay.statusCode, 400)
+  t.same(replay.json(), { error: 'invalid_grant', error_description: 'The refresh token is invalid, expired or revoked.' })
+
+  t.equal((await ctx.me(third.access_token)).statusCode, 401, 'the newest access token of the family is dead')
+  t.equal((await ctx.refresh(third.refresh_token)).statusCode, 400, 'the newest refresh token of the family is dead')
+  t.equal((await ctx.me(otherLogin.access_token)).statusCode, 200, 'another login is untouched')
+  t.equal((await ctx.refresh(otherLogin.refresh_token)).statusCode, 200)
+  const stored = await ctx.store.findByRefreshTokenHash(hashToken(third.refresh_token))
+  t.not(stored!.revokedAt, null)
+})
+
+t.test('with a reuse interval the immediate parent may be redeemed again, once, for a racing client', async (t) => {
+  const ctx = await buildApp(t, { refreshTokenReuseInterval: 10 })
+  const first = await loggedIn(ctx)
+  const second = (await ctx.refresh(first.refresh_token)).json()
+  ctx.advance(5)
+  const again = await ctx.refresh(first.refresh_token)
+  t.equal(again.statusCode, 200, 'redeemed within the interval')
+  const redeemed = again.json()
+  t.equal((await ctx.me(redeemed.access_token)).statusCode, 200)
+  t.equal((await ctx.me(second.access_token)).statusCode, 401, 'the unused child it replaced is retired')
+  // The replaced child, presented now, is reuse: the family ends.
+  t.equal((await ctx.refresh(second.refresh_token)).statusCode, 400)
+  t.equal((await ctx.me(redeemed.access_token)).statusCode, 401)
+})
+
+t.test('past the reuse interval a replay revokes the family', async (t) => {
+  const ctx = await buildApp(t, { refreshTokenReuseInterval: 10 })
+  const first = await loggedIn(ctx)
+  const second = (await ctx.refresh(first.refresh_token)).json()
+  ctx.advance(11)
+  t.equal((await ctx.refresh(first.refresh_token)).statusCode, 400)
+  t.equal((await ctx.me(second.access_token)).statusCode, 401)
+})
+
+t.test('within the interval, a parent whose child was already used is reuse', async (t) => {
+  const ctx = await buildApp(t, { refreshTokenReuseInterval: 10 })
+  const first = await loggedIn(ctx)
+  const second = (await ctx.refresh(first.refresh_token)).json()
+  const third = (await ctx.refresh(second.refresh_token)).json()
+  t.equal((await ctx.refresh(first.refresh_token)).statusCode, 400)
+  t.equal((await ctx.me(third.access_token)).statusCode, 401)
+})
+
+t.test('10 concurrent refreshes of one token give exactly one new pair, the rest invalid_grant, no 5xx', async (t) => {
+  const ctx = await buildApp(t, { refreshTokenReuseInterval: 0 })
+  const first = await loggedIn(ctx)
+  const results = await Promise.all(Array.from({ length: 10 }, () => ctx.refresh(first.refresh_token)))
+  const statuses = results.map((r) => r.statusCode).sort()
+  t.same(statuses, [200, 400, 400, 400, 400, 400, 400, 400, 400, 400])
+  for (const res of results.filter((r) => r.statusCode === 400)) t.equal(res.json().error, 'invalid_grant')
+  const root = await ctx.store.findByRefreshTokenHash(hashToken(first.refresh_token))
+  const child = await ctx.store.findChild(root!.id)
+  t.ok(child, 'one successor exists')
+  const winner = results.find((r) => r.statusCode === 200)!.json()
+  t.equal(child!.refreshTokenHash, hashToken(winner.refresh_token), 'and it is the winner\'s')
+})
+
+t.test('refresh errors', async (t) => {
+  const ctx = await buildApp(t, { refreshTokenTtl: 100 })
+  const first = await loggedIn(ctx)
+  const missing = await ctx.app.inject({
+    method: 'POST',
+    url: '/o/token/',
+    payload: { grant_type: 'refresh_token', client_id: ctx.publicId }
+  })
+  t.same(missing.json(), { error: 'invalid_request', error_description: 'Request is missing refresh_token parameter.' })
+  t.equal((await ctx.refresh('unknown-token')).json().error, 'invalid_grant')
+  t.equal((await ctx.refresh(first.access_token)).json().error, 'invalid_grant', 'an access token is no refresh token')
+
+  const otherClient = await ctx.app.inject({
+    method: 'POST',
+    url: '/o/token/',
+    headers: { authorization: basic(ctx.confidentialId, ctx.confidentialSecret) },
+    payload: { grant_type: 'refresh_token', refresh_token: first.refresh_token }
+  })
+  t.equal(otherClient.statusCode, 400, 'a refresh token is bound to its client')
+  t.equal(otherClient.json().error, 'invalid_grant')
+
+  t.equal((await ctx.refresh(first.refresh_token, { scope: 'read admin' })).json().error, 'invalid_scope', 'never wider')
+  const narrowed = await ctx.refresh(first.refresh_token, { scope: 'read' })
+  t.equal(narrowed.json().scope, 'read', 'narrowing is allowed')
+  const narrowedAgain = (await ctx.refresh(narrowed.json().refresh_token, { scope: 'write' })).json()
+  t.equal(narrowedAgain.error, 'invalid_scope', 'the narrowed token cannot widen back')
+
+  ctx.advance(101)
+  t.equal((await ctx.refresh(narrowed.json().refresh_token)).json().error, 'invalid_grant', 'expired')
+})
+
+t.test('a revoked refresh token and a deleted user both refuse the refresh', async (t) => {
+  const ctx = await buildApp(t)
+  const first = await loggedIn(ctx)
+  const record = await ctx.store.findByRefreshTokenHash(hashToken(first.refresh_token))
+  await ctx.store.revokeToken(record!.id, Date.now())
+  t.equal((await ctx.refresh(first.refresh_token)).json().error, 'invalid_grant')
+
+  const second = (await ctx.login('pony', 'djangsta-secret')).json()
+  const user = await ctx.store.findUserByUsernameKey('pony')
+  // Simulate an app deleting the user: the memory store has no deleteUser, so swap the lookup.
+  const original = ctx.store.findUserById.bind(ctx.store)
+  ctx.store.findUserById = async (id) => id === user!.id ? null : original(id)
+  t.equal((await ctx.refresh(second.refresh_token)).json().error, 'invalid_grant')
+})
+
+t.test('a confidential client refreshes with Basic and gets the same scopes', async (t) => {
+  const ctx = await buildApp(t)
+  await ctx.signUp('pony', 'djangsta-secret')
+  const auth = { authorization: basic(ctx.confidentialId, ctx.confidentialSecret) }
+  const login = await ctx.app.inject({ method: 'POST', url: '/o/token/', headers: auth, payload: { grant_type: 'password', username: 'pony', password: 'djangsta-secret', scope: 'read' } })
+  t.equal(login.statusCode, 200)
+  const res = await ctx.app.inject({ method: 'POST', url: '/o/token/', headers: auth, payload: { grant_type: 'refresh_token', refresh_token: login.json().refresh_token } })
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().scope, 'read')
+})
+
+t.test('losing the compare-and-swap to a concurrent refresh: invalid_grant, the family lives on', async (t) => {
+  const ctx = await buildApp(t)
+  const first = await loggedIn(ctx)
+  // Another instance rotates the token between this request's read and its swap.
+  ctx.store.rotateRefreshToken = async () => false
+  const res = await ctx.refresh(first.refresh_token)
+  t.equal(res.statusCode, 400)
+  t.equal(res.json().error, 'invalid_grant')
+  t.equal((await ctx.me(first.access_token)).statusCode, 200, 'no family revocation for a lost race')
+})
