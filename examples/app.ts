@@ -1,9 +1,11 @@
 /**
  * The example app: fastify-oauth2-server on a store, an open `GET /ping`, a protected `GET /me`, and a
- * public client created when the store has none. `server.ts` runs it; tests build it with `inject`.
+ * public client created when the store has none; with `docs`, the API documentation at `/docs`.
+ * `server.ts` runs it; tests build it with `inject`.
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import oauth2, { createClient, type OAuth2ServerOptions, type OAuth2Store } from '../lib/index.js'
+import oauth2, { createClient, oauth2ErrorBody, type OAuth2ServerOptions, type OAuth2Store } from '../lib/index.js'
+import { registerDocs } from './docs.js'
 
 export interface ExampleApp {
   app: FastifyInstance
@@ -13,16 +15,35 @@ export interface ExampleApp {
   created: boolean
 }
 
+/** The schemas of the example's own routes, for the docs. */
+const pingSchema = {
+  summary: 'An open route',
+  tags: ['Example'],
+  response: { 200: { type: 'object', properties: { pong: { type: 'boolean' } } } }
+}
+const meSchema = {
+  summary: 'The caller (a guarded route)',
+  tags: ['Example'],
+  security: [{ bearer: [] }],
+  response: {
+    200: { description: 'The user the token was issued to.', type: 'object', properties: { id: { type: 'string' }, username: { type: 'string' } } },
+    401: { description: 'No token, or an invalid, expired or revoked one (RFC 6750 `WWW-Authenticate: Bearer`).', ...oauth2ErrorBody },
+    403: { description: 'A client-credentials token: no user.', ...oauth2ErrorBody }
+  }
+}
+
 export async function buildExampleApp (
   store: OAuth2Store,
   options: Partial<OAuth2ServerOptions> = {},
-  fastifyOptions: FastifyServerOptions = {}
+  fastifyOptions: FastifyServerOptions = {},
+  { docs = false }: { /** Serve the API documentation at `/docs` (when its plugins are installed). */ docs?: boolean } = {}
 ): Promise<ExampleApp> {
   const app = Fastify(fastifyOptions)
+  if (docs) await registerDocs(app)
   await app.register(oauth2, { ...options, store })
 
-  app.get('/ping', async () => ({ pong: true }))
-  app.get('/me', { onRequest: app.oauth2.authenticate() }, async (request, reply) => {
+  app.get('/ping', { schema: pingSchema }, async () => ({ pong: true }))
+  app.get('/me', { schema: meSchema, onRequest: app.oauth2.authenticate() }, async (request, reply) => {
     if (request.user === null) {
       return reply.code(403).send({ error: 'insufficient_scope', error_description: 'This route needs a user\'s token.' })
     }

@@ -2,9 +2,10 @@
  * The example server (`npm start`): the example app on a database, migrated on start.
  *
  * Environment: DATABASE_URL (default sqlite:./data/oauth2.sqlite; or postgres://…), PORT (3000),
- * HOST (127.0.0.1), LOG_LEVEL (info).
+ * HOST (127.0.0.1), LOG_LEVEL (info), THROTTLE (`off` disables the brute-force defence: for load tests and
+ * black-box test runs only).
  */
-import { KyselyStore, openDatabase, redactUrl } from '../lib/index.js'
+import { KyselyStore, logRedactPaths, logSerializers, openDatabase, redactUrl } from '../lib/index.js'
 import { buildExampleApp } from './app.js'
 
 const databaseUrl = process.env.DATABASE_URL ?? 'sqlite:./data/oauth2.sqlite'
@@ -15,9 +16,12 @@ const { db } = await openDatabase(databaseUrl)
 const store = new KyselyStore({ db })
 await store.migrate()
 
-const { app, publicClientId, created } = await buildExampleApp(store, {}, {
-  logger: { level: process.env.LOG_LEVEL ?? 'info' }
-})
+// THROTTLE=off turns the brute-force defence off: for load tests and black-box test runs only.
+const throttle = process.env.THROTTLE === 'off' ? false : undefined
+const { app, publicClientId, created } = await buildExampleApp(store, { throttle }, {
+  // No secret in a log line: no query strings, no headers, and redaction for anything logging them.
+  logger: { level: process.env.LOG_LEVEL ?? 'info', serializers: logSerializers, redact: [...logRedactPaths] }
+}, { docs: true })
 app.addHook('onClose', async () => { await db.destroy() })
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => { void app.close() })
@@ -26,3 +30,4 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 await app.listen({ port, host })
 console.log(`database: ${redactUrl(databaseUrl)}`)
 console.log(`public client_id: ${publicClientId}${created ? ' (created now)' : ''}`)
+if (app.hasRoute({ method: 'GET', url: '/docs' })) console.log(`API docs: http://${host}:${port}/docs`)

@@ -5,7 +5,7 @@
  * - `OAuth2Error`: a protocol error, a value carrying the RFC 6749 / RFC 6750 error code, the HTTP status
  *   and headers, rendered as `{ error, error_description }` in one place (`sendOAuth2Error`).
  */
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /** Stable codes of the errors thrown at registration. */
 export const ConfigErrorCode = {
@@ -68,4 +68,16 @@ export function sendOAuth2Error (reply: FastifyReply, err: OAuth2Error): Fastify
 /** The same answer for a wrong password and an unknown user (RFC 6749 §5.2 `invalid_grant`). */
 export function invalidCredentials (): OAuth2Error {
   return new OAuth2Error('invalid_grant', 'Invalid credentials given.')
+}
+
+/**
+ * A failure of the store (database down, timeout) or of the app's user source: logged with its error, answered
+ * 503 `temporarily_unavailable` with `Retry-After`, with no internal detail. Nothing half-done is left: each
+ * store operation is atomic, and the request changed nothing else.
+ */
+export function unavailable (request: FastifyRequest, err: unknown): OAuth2Error {
+  request.log.error({ err }, 'fastify-oauth2-server: the store failed; answering 503')
+  return new OAuth2Error('temporarily_unavailable', 'The server cannot handle the request now: retry later.', 503, {
+    'retry-after': '1'
+  })
 }

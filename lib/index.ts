@@ -2,12 +2,16 @@ import fp from 'fastify-plugin'
 import { oauth2Server } from './plugin.js'
 
 export type {
+  BearerStrategy,
   GuardOptions,
   OAuth2RequestContext,
   OAuth2ServerApi,
-  OAuth2User
+  OAuth2ServerTypes,
+  OAuth2User,
+  OAuth2UserDecorator,
+  OAuth2UserProperty
 } from './types.js'
-export type { OAuth2ServerOptions, PasswordContext, PasswordPolicy, RoutePaths } from './options.js'
+export type { DecoratorOption, OAuth2ServerOptions, PasswordContext, PasswordPolicy, RoutePaths, UsersOption } from './options.js'
 export type {
   AccessTokenLookup,
   ClientRecord,
@@ -20,10 +24,14 @@ export type {
   UserRecord
 } from './store/store.js'
 export { ConfigErrorCode, OAuth2ConfigError, OAuth2Error } from './errors.js'
+export { oauth2ErrorBody } from './routes/openapi.js'
 export { MemoryStore } from './store/memory-store.js'
-export { KyselyStore, type KyselyStoreOptions } from './store/kysely/kysely-store.js'
+export { logRedactPaths, logSerializers, type SerializedRequest } from './logging.js'
+export { KyselyStore, type KyselyStoreOptions, type PgPool, type SqliteHandle, type SqliteStatement } from './store/kysely/kysely-store.js'
 export { openDatabase, redactUrl, type DatabaseDialect, type OpenedDatabase } from './store/kysely/connect.js'
 export { createClient, rotateClientSecret, type CreatedClient, type NewClientOptions } from './clients.js'
+export type { AppUser, NewAppUser, PasswordTools, PasswordVerdict, UserSource } from './auth/user-source.js'
+export { importUser, type ImportedUser } from './import-user.js'
 
 /**
  * The fastify-oauth2-server plugin: `app.register(oauth2, { store })`. Registers the token and sign-up

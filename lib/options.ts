@@ -1,6 +1,9 @@
 import { ConfigErrorCode, OAuth2ConfigError } from './errors.js'
 import type { HashingLimits } from './crypto/passwords.js'
+import type { TokenCacheLimits } from './auth/token-cache.js'
+import { validateUserSource, type AppUser, type UserSource } from './auth/user-source.js'
 import type { OAuth2Store } from './store/store.js'
+import type { OAuth2ServerTypes, OAuth2User } from './types.js'
 import { availableParallelism } from 'node:os'
 
 /** What the app's own password rule sees. */
@@ -22,16 +25,65 @@ export interface PasswordPolicy {
   validate?: (password: string, context: PasswordContext) => string | undefined | Promise<string | undefined>
 }
 
-/** Paths of the plugin's routes; `false` leaves a route out. Each also answers without its trailing slash. */
+/**
+ * Paths of the plugin's routes, under the prefix the plugin is registered with; `false` leaves a route out.
+ * Each POST route also answers without (or with) its trailing slash; the metadata route answers on its
+ * exact path only.
+ */
 export interface RoutePaths {
   /** RFC 6749 token endpoint. Default `/o/token/`. */
   token?: string
   /** Sign-up. Default `/sign_up/`; `false` to turn sign-up off. */
   signUp?: string | false
+  /** RFC 7009 token revocation. Default `/o/revoke_token/`; `false` to turn it off. */
+  revoke?: string | false
+  /** RFC 7662 token introspection, for confidential clients. Default `/o/introspect/`; `false` to turn it off. */
+  introspect?: string | false
+  /** RFC 8414 authorization server metadata (GET). Default `/.well-known/oauth-authorization-server`; `false` to turn it off. */
+  metadata?: string | false
 }
 
+/**
+ * The `users` option, typed by the user shape the app declares (`OAuth2ServerTypes['user']`): optional while
+ * `{ id, username }` (what the store gives) satisfies it, required once it asks for more, since then only
+ * the app's own users can produce it.
+ */
+export type UsersOption = AppUser extends OAuth2User
+  ? {
+      /**
+       * The app's own users, for an app that keeps its users table: the password grant, the guard and the
+       * refresh grant ask it instead of `store`, while clients and tokens stay in `store`. Sign-up calls
+       * `users.create`, and is off without it. Default: none (users live in `store`). See `UserSource`.
+       */
+      users?: UserSource<OAuth2User>
+    }
+  : {
+      /**
+       * The app's own users (see `UserSource`): required, because the user type declared in
+       * `OAuth2ServerTypes` has fields the store's `{ id, username }` lacks. `findById` gives `request.user`.
+       */
+      users: UserSource<OAuth2User>
+    }
+
+/**
+ * The `decorator` option, tied to the name the app declares (`OAuth2ServerTypes['decorator']`): any name
+ * while none is declared, and then required and equal to it.
+ */
+export type DecoratorOption = OAuth2ServerTypes extends { decorator: infer Name extends string }
+  ? {
+      /** Name of the request decorator holding the authenticated user: the one declared in `OAuth2ServerTypes`. */
+      decorator: Name
+    }
+  : {
+      /**
+       * Name of the request decorator holding the authenticated user. Default `'user'`. Declare the same name
+       * as `decorator` in `OAuth2ServerTypes` to have TypeScript type it.
+       */
+      decorator?: string
+    }
+
 /** Options of `app.register(oauth2, options)`. */
-export interface OAuth2ServerOptions {
+export interface OAuth2ServerOptions extends UsersOption, DecoratorOption {
   /** Where users, clients and tokens live: a `KyselyStore`, a `MemoryStore`, or your own. Required. */
   store: OAuth2Store
   /** Seconds an access token lives. Default `3600` (Django OAuth Toolkit's default is `36000`). */
@@ -47,13 +99,18 @@ export interface OAuth2ServerOptions {
   scopes?: string[]
   /** Scopes granted when a request asks for none. Default: all of `scopes`. */
   defaultScopes?: string[]
-  /** Name of the request decorator holding the authenticated user. Default `'user'`. */
-  decorator?: string
   /** The realm in `WWW-Authenticate` challenges. Default `'api'`. */
   realm?: string
-  /** Route paths. */
+  /** Route paths (each member documents its default); the plugin's `prefix` comes before each. */
   routes?: RoutePaths
-  /** Password rules for sign-up. */
+  /**
+   * The RFC 8414 issuer identifier: an `https` URL without query or fragment, e.g.
+   * `https://auth.example.com`. The metadata lists every endpoint as this URL followed by the route's path.
+   * Default: none, and the metadata derives it from each request's protocol and host (uncached); set it in
+   * production, where a proxy may rewrite the host.
+   */
+  issuer?: string
+  /** Password rules for sign-up. Default `{ minLength: 8, maxLength: 1024 }` and no `validate`. */
   passwordPolicy?: PasswordPolicy
   /** Longest accepted username, in characters. Default `150` (Django's), at most `1024`. */
   usernameMaxLength?: number
@@ -62,15 +119,56 @@ export interface OAuth2ServerOptions {
    * enough for a burst of 100 concurrent logins to wait rather than fail), `retryAfter` seconds (default `1`).
    */
   hashing?: Partial<HashingLimits>
+  /**
+   * Brute-force defence, with its state in the store (so it holds across instances): failed password
+   * logins per (username, client IP) and per client IP, and sign-ups per client IP, each counted in a
+   * window; past a limit the route answers 429 with `Retry-After` without hashing anything. The client
+   * IP is `request.ip`: behind a proxy set Fastify's `trustProxy`. `false` turns it off (for load tests
+   * and black-box test runs only). Default `{ loginFailuresPerUser: 5, loginFailuresPerIp: 50,
+   * signUpsPerIp: 10, window: 900 }` (window in seconds).
+   */
+  throttle?: Partial<ThrottleLimits> | false
+  /**
+   * An in-process cache of verified access tokens, so that a hit spares the bearer check its store lookup:
+   * at most `max` tokens (least recently used go first), each trusted for at most `ttl` seconds and never
+   * past its expiry. A revocation made by this process (refresh rotation, reuse detection, the revocation
+   * endpoint, `revokeUserTokens`) takes effect at once; one made by another server instance or the CLI
+   * takes effect here within `ttl` seconds. `true` for the defaults `{ max: 10000, ttl: 5 }`; `ttl` is at
+   * most `300`. Default `false` (off): every check asks the store.
+   */
+  tokenCache?: Partial<TokenCacheLimits> | boolean
   /** Largest request body accepted by the plugin's routes, in bytes. Default `16384`. */
   bodyLimit?: number
   /** The clock, in milliseconds since the epoch. Default `Date.now`; tests pass their own. */
   now?: () => number
 }
 
+/** Limits of the brute-force defence; each counter lives for one `window`. */
+export interface ThrottleLimits {
+  /** Failed logins per (username, client IP) per window. Default `5`. */
+  loginFailuresPerUser: number
+  /** Failed logins per client IP per window, whatever the usernames. Default `50`. */
+  loginFailuresPerIp: number
+  /** Sign-ups (attempts) per client IP per window. Default `10`. */
+  signUpsPerIp: number
+  /** Seconds a window lasts. Default `900`. */
+  window: number
+}
+
+function resolveThrottle (throttle: Record<string, unknown>): Readonly<ThrottleLimits> {
+  return Object.freeze({
+    loginFailuresPerUser: integer('throttle.loginFailuresPerUser', throttle.loginFailuresPerUser, 5, 1),
+    loginFailuresPerIp: integer('throttle.loginFailuresPerIp', throttle.loginFailuresPerIp, 50, 1),
+    signUpsPerIp: integer('throttle.signUpsPerIp', throttle.signUpsPerIp, 10, 1),
+    window: integer('throttle.window', throttle.window, 900, 1)
+  })
+}
+
 /** Options after defaults and validation; frozen. */
 export interface ResolvedOptions {
   readonly store: OAuth2Store
+  /** `null`: users live in `store`. */
+  readonly users: UserSource | null
   readonly accessTokenTtl: number
   readonly refreshTokenTtl: number
   readonly refreshTokenReuseInterval: number
@@ -78,10 +176,21 @@ export interface ResolvedOptions {
   readonly defaultScopes: readonly string[]
   readonly decorator: string
   readonly realm: string
-  readonly routes: { readonly token: string, readonly signUp: string | false }
+  readonly routes: {
+    readonly token: string
+    readonly signUp: string | false
+    readonly revoke: string | false
+    readonly introspect: string | false
+    readonly metadata: string | false
+  }
+  /** `null`: derived per request. */
+  readonly issuer: string | null
   readonly passwordPolicy: Readonly<Required<Omit<PasswordPolicy, 'validate'>>> & Pick<PasswordPolicy, 'validate'>
   readonly usernameMaxLength: number
   readonly hashing: Readonly<HashingLimits>
+  /** `null`: throttling off. */
+  readonly throttle: Readonly<ThrottleLimits> | null
+  readonly tokenCache: Readonly<TokenCacheLimits> | false
   readonly bodyLimit: number
   readonly now: () => number
 }
@@ -97,7 +206,8 @@ const STORE_METHODS = [
   'createUser', 'findUserByUsernameKey', 'findUserById', 'updatePasswordHash',
   'createClient', 'findClient', 'listClients', 'deleteClient', 'updateClientSecret',
   'createToken', 'findByAccessTokenHash', 'findByRefreshTokenHash', 'findChild', 'rotateRefreshToken',
-  'revokeToken', 'revokeFamily', 'revokeUserTokens', 'deleteExpiredTokens'
+  'revokeToken', 'revokeFamily', 'revokeUserTokens', 'deleteExpiredTokens',
+  'hitThrottle', 'getThrottle', 'clearThrottle', 'deleteExpiredThrottles'
 ] as const
 
 function fail (option: string, expected: string): never {
@@ -122,6 +232,16 @@ function path (option: string, value: unknown, fallback: string): string {
   return text(option, value, fallback, /^\/[^\s?#]*$/)
 }
 
+/** RFC 8414 §2: an `https` URL with no query or fragment (and no credentials); kept as given. */
+function issuerUrl (value: unknown): string | null {
+  if (value === undefined) return null
+  const expected = 'an https URL without query, fragment or credentials (RFC 8414 §2)'
+  if (typeof value !== 'string' || /[\s?#]/.test(value) || !URL.canParse(value)) fail('issuer', expected)
+  const url = new URL(value)
+  if (url.protocol !== 'https:' || url.username !== '' || url.password !== '') fail('issuer', expected)
+  return value
+}
+
 function scopeList (option: string, value: unknown, fallback: readonly string[]): readonly string[] {
   if (value === undefined) return fallback
   if (!Array.isArray(value) || !value.every((s) => typeof s === 'string' && SCOPE_TOKEN.test(s))) {
@@ -134,6 +254,18 @@ function object (option: string, value: unknown): Record<string, unknown> {
   if (value === undefined) return {}
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(option, 'an object')
   return value as Record<string, unknown>
+}
+
+/** Longest `tokenCache.ttl`, in seconds: the cache is for short trust, not a second token store. */
+export const MAX_TOKEN_CACHE_TTL = 300
+
+function tokenCacheLimits (value: unknown): Readonly<TokenCacheLimits> | false {
+  if (value === undefined || value === false) return false
+  const limits = object('tokenCache', value === true ? {} : value)
+  return Object.freeze({
+    max: integer('tokenCache.max', limits.max, 10_000, 1),
+    ttl: integer('tokenCache.ttl', limits.ttl, 5, 1, MAX_TOKEN_CACHE_TTL)
+  })
 }
 
 /** Applies the defaults and checks every option; throws `OAuth2ConfigError` naming the first bad one. */
@@ -156,11 +288,24 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
 
   const routes = object('routes', opts.routes)
   const token = path('routes.token', routes.token, '/o/token/')
-  const signUp = routes.signUp === false ? false : path('routes.signUp', routes.signUp, '/sign_up/')
-  // Each route also answers with (or without) its trailing slash, so '/a' and '/a/' are one path.
-  if (signUp !== false && signUp.replace(/\/$/, '') === token.replace(/\/$/, '')) {
-    fail('routes.signUp', 'another path than "routes.token"')
+  const users = validateUserSource(opts.users, fail)
+  // The app's own users without users.create: nobody can sign up here, so the route is off.
+  const canSignUp = users === null || users.create !== undefined
+  if (!canSignUp && routes.signUp !== undefined && routes.signUp !== false) {
+    fail('routes.signUp', 'false or left out when "users" has no create()')
   }
+  const signUp = routes.signUp === false || !canSignUp ? false : path('routes.signUp', routes.signUp, '/sign_up/')
+  const revoke = routes.revoke === false ? false : path('routes.revoke', routes.revoke, '/o/revoke_token/')
+  const introspect = routes.introspect === false ? false : path('routes.introspect', routes.introspect, '/o/introspect/')
+  const metadata = routes.metadata === false ? false : path('routes.metadata', routes.metadata, '/.well-known/oauth-authorization-server')
+  // Each POST route also answers with (or without) its trailing slash, so '/a' and '/a/' are one path.
+  const posts: Array<[string, string | false]> = [
+    ['routes.token', token], ['routes.signUp', signUp], ['routes.revoke', revoke], ['routes.introspect', introspect]
+  ]
+  posts.forEach(([option, value], i) => {
+    const clash = value === false ? undefined : posts.slice(0, i).find(([, other]) => other !== false && other.replace(/\/$/, '') === value.replace(/\/$/, ''))
+    if (clash !== undefined) fail(option, `another path than "${clash[0]}"`)
+  })
 
   const policy = object('passwordPolicy', opts.passwordPolicy)
   const minLength = integer('passwordPolicy.minLength', policy.minLength, 8, 1, MAX_PASSWORD_LENGTH)
@@ -172,6 +317,7 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
 
   return Object.freeze({
     store,
+    users,
     accessTokenTtl: integer('accessTokenTtl', opts.accessTokenTtl, 3600, 1),
     refreshTokenTtl: integer('refreshTokenTtl', opts.refreshTokenTtl, 30 * DAY, 1),
     refreshTokenReuseInterval: integer('refreshTokenReuseInterval', opts.refreshTokenReuseInterval, 0, 0),
@@ -179,18 +325,21 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
     defaultScopes,
     decorator,
     realm: text('realm', opts.realm, 'api', /^[\x20\x21\x23-\x5B\x5D-\x7E]+$/),
-    routes: Object.freeze({ token, signUp }),
+    routes: Object.freeze({ token, signUp, revoke, introspect, metadata }),
+    issuer: issuerUrl(opts.issuer),
     passwordPolicy: Object.freeze({
       minLength,
       maxLength,
       validate: policy.validate as PasswordPolicy['validate']
     }),
     usernameMaxLength: integer('usernameMaxLength', opts.usernameMaxLength, 150, 1, MAX_USERNAME_LENGTH),
+    throttle: opts.throttle === false ? null : resolveThrottle(object('throttle', opts.throttle)),
     hashing: Object.freeze({
       concurrency: integer('hashing.concurrency', hashing.concurrency, Math.max(1, availableParallelism()), 1),
       maxQueue: integer('hashing.maxQueue', hashing.maxQueue, 256, 0),
       retryAfter: integer('hashing.retryAfter', hashing.retryAfter, 1, 0)
     }),
+    tokenCache: tokenCacheLimits(opts.tokenCache),
     bodyLimit: integer('bodyLimit', opts.bodyLimit, 16_384, 256),
     now: (opts.now as (() => number) | undefined) ?? Date.now
   })

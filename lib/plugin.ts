@@ -1,9 +1,14 @@
 import type { FastifyInstance } from 'fastify'
 import { guardFactory } from './auth/bearer.js'
+import { oauth2ErrorHandler } from './auth/error-handler.js'
+import { TokenCache } from './auth/token-cache.js'
 import { PasswordHasher } from './crypto/passwords.js'
 import { ConfigErrorCode, OAuth2ConfigError } from './errors.js'
 import { resolveOptions, type OAuth2ServerOptions } from './options.js'
 import { prepareContext } from './routes/common.js'
+import { introspectRoute } from './routes/introspect.js'
+import { metadataRoute } from './routes/metadata.js'
+import { revokeRoute } from './routes/revoke.js'
 import { signUpRoute } from './routes/sign-up.js'
 import { tokenRoute } from './routes/token.js'
 import type { OAuth2ServerApi } from './types.js'
@@ -22,17 +27,32 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
   claimRequestDecorator(app, 'oauth', 'this plugin needs "oauth": rename the other decorator, or register the plugin in a context without it')
   claimRequestDecorator(app, options.decorator, 'choose another name with the "decorator" option')
   const hasher = new PasswordHasher(options.hashing)
+  // Verified access tokens (option `tokenCache`; holds nothing when off). Every revocation this plugin
+  // makes drops the matching entries through it.
+  const tokenCache = new TokenCache(options.tokenCache)
 
+  const guards = guardFactory(options, tokenCache)
   const api: OAuth2ServerApi = {
-    authenticate: guardFactory(options),
-    revokeUserTokens: async (userId) => options.store.revokeUserTokens(userId, options.now())
+    authenticate: guards.authenticate,
+    verifyBearer: guards.verifyBearer,
+    errorHandler: oauth2ErrorHandler,
+    revokeUserTokens: async (userId) => {
+      const revoked = await options.store.revokeUserTokens(userId, options.now())
+      tokenCache.invalidateUser(userId)
+      return revoked
+    }
   }
   app.decorate('oauth2', api)
 
   // The routes live in their own encapsulated context: their parsers, hooks and error rendering stay there.
+  // Fastify ignores `prefix` for a fastify-plugin plugin like this one: pass it on to the routes' context.
+  const { prefix } = opts as { prefix?: string }
   await app.register(async (scope) => {
     await prepareContext(scope, options.bodyLimit)
-    tokenRoute(scope, options, hasher)
+    tokenRoute(scope, options, hasher, tokenCache)
     if (options.routes.signUp !== false) signUpRoute(scope, options, hasher, options.routes.signUp)
-  })
+    if (options.routes.revoke !== false) revokeRoute(scope, options, options.routes.revoke, tokenCache)
+    if (options.routes.introspect !== false) introspectRoute(scope, options, options.routes.introspect)
+    if (options.routes.metadata !== false) metadataRoute(scope, options, options.routes.metadata)
+  }, { prefix })
 }

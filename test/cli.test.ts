@@ -90,7 +90,12 @@ t.test('tokens clear deletes expired token records in batches and keeps live one
   }
   const live = makeToken(created.client_id, user.id, { accessExpiresAt: Date.now() + 3_600_000, refreshExpiresAt: Date.now() + 3_600_000 })
   await store.createToken(live)
-  t.same(await cli('--db', db, 'tokens', 'clear'), { code: 0, out: 'deleted 1005 expired token record(s)', err: '' })
+  await store.hitThrottle('ended', 1000, Date.now() - 5000)
+  await store.hitThrottle('live', 60_000, Date.now())
+  t.same(await cli('--db', db, 'tokens', 'clear'), {
+    code: 0, out: 'deleted 1005 expired token record(s) and 1 expired throttle counter(s)', err: ''
+  })
+  t.equal((await store.getThrottle('live', Date.now()))?.count, 1)
   t.not(await store.findByAccessTokenHash(live.accessTokenHash), null)
 })
 

@@ -155,3 +155,24 @@ t.test('a token whose user was deleted is invalid', async (t) => {
   }
   t.equal((await ctx.me(tokens.access_token)).statusCode, 401)
 })
+
+t.test('with the token cache on, a client-credentials token is served from the cache with no user', async (t) => {
+  const ctx = await buildApp(t, { tokenCache: true })
+  let lookups = 0
+  const original = ctx.store.findByAccessTokenHash.bind(ctx.store)
+  ctx.store.findByAccessTokenHash = async (hash) => { lookups++; return await original(hash) }
+  const res = await ctx.app.inject({
+    method: 'POST',
+    url: '/o/token/',
+    headers: { authorization: basic(ctx.confidentialId, ctx.confidentialSecret) },
+    payload: { grant_type: 'client_credentials' }
+  })
+  const token = res.json().access_token
+  for (let i = 0; i < 2; i++) {
+    const me = await ctx.me(token)
+    t.equal(me.statusCode, 200)
+    t.equal(me.json().user, null)
+    t.equal(me.json().oauth.clientId, ctx.confidentialId)
+  }
+  t.equal(lookups, 1, 'the second request was a cache hit')
+})

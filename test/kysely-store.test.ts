@@ -35,10 +35,10 @@ t.test('migrate() is idempotent', async (t) => {
   await store.migrate()
   await store.migrate()
   t.same(await tableNames(db), [
-    'oauth2_clients', 'oauth2_migrations', 'oauth2_migrations_lock', 'oauth2_tokens', 'oauth2_users'
+    'oauth2_clients', 'oauth2_migrations', 'oauth2_migrations_lock', 'oauth2_throttles', 'oauth2_tokens', 'oauth2_users'
   ])
-  const { rows } = await sql<{ name: string }>`select name from oauth2_migrations`.execute(db)
-  t.same(rows.map((row) => row.name), ['0001_initial'])
+  const { rows } = await sql<{ name: string }>`select name from oauth2_migrations order by name`.execute(db)
+  t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles'])
 })
 
 t.test('every table and index carries a custom prefix; stores with different prefixes share nothing', async (t) => {
@@ -48,7 +48,7 @@ t.test('every table and index carries a custom prefix; stores with different pre
   await acme.migrate()
   await other.migrate()
   t.same((await tableNames(db)).filter((name) => name.startsWith('acme_')), [
-    'acme_clients', 'acme_migrations', 'acme_migrations_lock', 'acme_tokens', 'acme_users'
+    'acme_clients', 'acme_migrations', 'acme_migrations_lock', 'acme_throttles', 'acme_tokens', 'acme_users'
   ])
   t.notOk((await tableNames(db)).some((name) => name.startsWith('oauth2_')))
   const { rows: indexes } = await sql<{ name: string }>`

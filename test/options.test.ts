@@ -39,6 +39,12 @@ function each (option: string, values: unknown[]): Bad[] {
   return values.map((value) => [option, { [option]: value }])
 }
 
+/** The smallest valid `users` option (the app's own users), and the same without one of its functions. */
+const USERS = { findByUsername: async () => null, findById: async () => null, verifyPassword: async () => false }
+function usersWith (changes: Record<string, unknown>): Bad[1] {
+  return { users: { ...USERS, ...changes } }
+}
+
 /** [option, options]: a bad value of that option, with everything else valid. */
 const BAD: Bad[] = [
   ['store', {}],
@@ -65,6 +71,18 @@ const BAD: Bad[] = [
   ...['sign_up', '/sign_up?', true, 0].map((v): Bad => ['routes.signUp', { routes: { signUp: v } }]),
   ['routes.signUp', { routes: { signUp: '/o/token/' } }],
   ['routes.signUp', { routes: { token: '/auth', signUp: '/auth/' } }],
+  ...['o/revoke', '/revoke?x', true, 0, null].map((v): Bad => ['routes.revoke', { routes: { revoke: v } }]),
+  ...['o/introspect', '/introspect#x', true, 0].map((v): Bad => ['routes.introspect', { routes: { introspect: v } }]),
+  ...['.well-known/x', '/a b', true, ''].map((v): Bad => ['routes.metadata', { routes: { metadata: v } }]),
+  ['routes.revoke', { routes: { revoke: '/o/token' } }],
+  ['routes.revoke', { routes: { revoke: '/sign_up/' } }],
+  ['routes.introspect', { routes: { introspect: '/o/revoke_token' } }],
+  ['routes.introspect', { routes: { token: '/check/', introspect: '/check' } }],
+  ...each('issuer', [
+    'http://auth.example.com', 'auth.example.com', 'https://auth.example.com/?x=1', 'https://auth.example.com?',
+    'https://auth.example.com/#top', 'https://user:pass@auth.example.com', 'https://user@auth.example.com', 'https:// x.com',
+    'https://', 'ftp://auth.example.com', '', 5, null
+  ]),
   ['passwordPolicy', { passwordPolicy: 8 }],
   ['passwordPolicy.minLength', { passwordPolicy: { minLength: 0 } }],
   ['passwordPolicy.minLength', { passwordPolicy: { minLength: 1.5 } }],
@@ -82,8 +100,22 @@ const BAD: Bad[] = [
   ['hashing.concurrency', { hashing: { concurrency: 1.5 } }],
   ['hashing.maxQueue', { hashing: { maxQueue: -1 } }],
   ['hashing.retryAfter', { hashing: { retryAfter: -1 } }],
+  ...each('tokenCache', [5, 'on', null, []]),
+  ...[0, -1, 1.5, '100'].map((v): Bad => ['tokenCache.max', { tokenCache: { max: v } }]),
+  ...[0, 301, 0.5, '5'].map((v): Bad => ['tokenCache.ttl', { tokenCache: { ttl: v } }]),
   ...each('bodyLimit', [10, 255, '16384', 0]),
-  ...each('now', ['now', 5, Date.now()])
+  ...each('now', ['now', 5, Date.now()]),
+  ...each('users', [null, 5, 'users', [USERS], () => USERS]),
+  ...['findByUsername', 'findById', 'verifyPassword'].flatMap((method): Bad[] => [
+    [`users.${method}`, usersWith({ [method]: undefined })],
+    [`users.${method}`, usersWith({ [method]: 'yes' })]
+  ]),
+  ['users.create', usersWith({ create: true })],
+  ['users.create', usersWith({ create: null })],
+  ['users.updatePasswordHash', usersWith({ updatePasswordHash: {} })],
+  // Without users.create nobody can sign up: asking for the route is a mistake.
+  ['routes.signUp', { users: USERS, routes: { signUp: '/sign_up/' } }],
+  ['routes.signUp', { users: USERS, routes: { signUp: true } }]
 ]
 
 t.test('every bad option fails registration with FST_OAUTH2_INVALID_OPTION, naming the option', async (t) => {
@@ -116,7 +148,14 @@ t.test('resolveOptions: options that are not an object, the defaults, and a froz
     defaultScopes: ['read', 'write'],
     decorator: 'user',
     realm: 'api',
-    routes: { token: '/o/token/', signUp: '/sign_up/' },
+    routes: {
+      token: '/o/token/',
+      signUp: '/sign_up/',
+      revoke: '/o/revoke_token/',
+      introspect: '/o/introspect/',
+      metadata: '/.well-known/oauth-authorization-server'
+    },
+    issuer: null,
     passwordPolicy: { minLength: 8, maxLength: 1024, validate: undefined },
     usernameMaxLength: 150,
     hashing: { maxQueue: 256, retryAfter: 1 },
@@ -130,6 +169,22 @@ t.test('resolveOptions: options that are not an object, the defaults, and a froz
   scopes.push('admin')
   t.same(resolved.scopes, ['read', 'write'], 'a copy: changing the input later changes nothing')
   t.equal(resolveOptions({ store, routes: { signUp: false } }).routes.signUp, false)
+  t.match(resolveOptions({ store, routes: { signUp: false, revoke: false, introspect: false, metadata: false } }).routes,
+    { signUp: false, revoke: false, introspect: false, metadata: false })
+  // A route turned off frees its path; the GET metadata route may share a path with a POST route.
+  t.match(resolveOptions({ store, routes: { signUp: false, revoke: '/sign_up/', introspect: '/o/introspect', metadata: '/o/token/' } }).routes,
+    { revoke: '/sign_up/', metadata: '/o/token/' })
+  for (const issuer of ['https://auth.example.com', 'https://auth.example.com/', 'https://example.com:8443/tenant', 'https://[::1]']) {
+    t.equal(resolveOptions({ store, issuer }).issuer, issuer, `issuer ${issuer} kept as given`)
+  }
+  // The token cache: off unless asked for; `true` or `{}` for the defaults.
+  t.equal(resolved.tokenCache, false)
+  t.equal(resolveOptions({ store, tokenCache: false }).tokenCache, false)
+  t.same(resolveOptions({ store, tokenCache: true }).tokenCache, { max: 10_000, ttl: 5 })
+  t.same(resolveOptions({ store, tokenCache: {} }).tokenCache, { max: 10_000, ttl: 5 })
+  const cache = resolveOptions({ store, tokenCache: { max: 1, ttl: 300 } }).tokenCache
+  t.same(cache, { max: 1, ttl: 300 })
+  t.ok(Object.isFrozen(cache), 'frozen')
 })
 
 t.test('options are checked before the decorators are claimed', async (t) => {
@@ -358,4 +413,17 @@ t.test('the largest passwordPolicy.maxLength and usernameMaxLength accepted are 
   t.equal((await ctx.login(username, password)).statusCode, 200)
   t.equal((await ctx.signUp('v'.repeat(1025), password)).statusCode, 400)
   t.equal((await ctx.signUp('pony', `${password}p`)).statusCode, 400)
+})
+
+t.test('users: absent by default; without users.create sign-up is off', async (t) => {
+  const store = new MemoryStore()
+  t.equal(resolveOptions({ store }).users, null)
+  const resolved = resolveOptions({ store, users: USERS })
+  t.equal(resolved.users, USERS, 'the app\'s object itself, so its methods keep their this')
+  t.equal(resolved.routes.signUp, false)
+  t.equal(resolveOptions({ store, users: USERS, routes: { signUp: false } }).routes.signUp, false)
+  const create = async (): Promise<null> => null
+  const updatePasswordHash = async (): Promise<void> => {}
+  t.equal(resolveOptions({ store, users: { ...USERS, create, updatePasswordHash } }).routes.signUp, '/sign_up/')
+  t.equal(resolveOptions({ store, users: { ...USERS, create }, routes: { signUp: '/join' } }).routes.signUp, '/join')
 })

@@ -161,3 +161,13 @@ t.test('losing the compare-and-swap to a concurrent refresh: invalid_grant, the 
   t.equal(res.json().error, 'invalid_grant')
   t.equal((await ctx.me(first.access_token)).statusCode, 200, 'no family revocation for a lost race')
 })
+
+t.test('a rotated refresh token replayed after it was also revoked still ends its family', async (t) => {
+  const ctx = await buildApp(t)
+  const first = await loggedIn(ctx)
+  const second = (await ctx.refresh(first.refresh_token)).json()
+  const old = await ctx.store.findByRefreshTokenHash(hashToken(first.refresh_token))
+  await ctx.store.revokeToken(old!.id, Date.now())
+  t.equal((await ctx.refresh(first.refresh_token)).json().error, 'invalid_grant')
+  t.equal((await ctx.me(second.access_token)).statusCode, 401, 'the newer tokens of the family are dead')
+})

@@ -53,7 +53,8 @@ Gives a confidential client a new secret; the old one stops working at once. The
 this once. --json prints {"client_id": "...", "client_secret": "..."}.`,
   'tokens clear': `Usage: fastify-oauth2-server tokens clear --db <url>
 
-Deletes tokens that can no longer be used (access and refresh token both expired), in batches of ${BATCH_SIZE}.`
+Deletes tokens that can no longer be used (access and refresh token both expired) and ended throttle
+counters, in batches of ${BATCH_SIZE}.`
 } as const satisfies Record<string, string>
 
 function help (name: string): string {
@@ -166,14 +167,20 @@ const COMMANDS: Record<string, Command> = {
   async 'tokens clear' (store, _values, args, io) {
     only(args, 0, 'tokens clear takes no arguments')
     const now = Date.now()
-    let total = 0
-    for (;;) {
-      const deleted = await store.deleteExpiredTokens(now, BATCH_SIZE)
-      total += deleted
-      if (deleted < BATCH_SIZE) break
-    }
-    io.stdout(`deleted ${total} expired token record(s)`)
+    const tokens = await drain((limit) => store.deleteExpiredTokens(now, limit))
+    const throttles = await drain((limit) => store.deleteExpiredThrottles(now, limit))
+    io.stdout(`deleted ${tokens} expired token record(s) and ${throttles} expired throttle counter(s)`)
     return 0
+  }
+}
+
+/** Runs a batched delete until a batch comes back short; returns the total. */
+async function drain (deleteBatch: (limit: number) => Promise<number>): Promise<number> {
+  let total = 0
+  for (;;) {
+    const deleted = await deleteBatch(BATCH_SIZE)
+    total += deleted
+    if (deleted < BATCH_SIZE) return total
   }
 }
 

@@ -1,6 +1,7 @@
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2'
 import { randomBytes } from 'node:crypto'
 import { OAuth2Error } from '../errors.js'
+import { argon2PhcString, isDjangoPbkdf2Hash, verifyDjangoPbkdf2 } from './django-hashes.js'
 
 /** argon2id, as `Algorithm.Argon2id` (a `const enum` in @node-rs/argon2, so written out here). */
 export const ARGON2_ALGORITHM_ID = 2
@@ -20,11 +21,11 @@ const CURRENT_PARAMETERS = `$argon2id$v=19$m=${ARGON2_MEMORY_KIB},t=${ARGON2_TIM
 
 /** Bounds on the password-hashing work, the one expensive thing the token and sign-up routes do. */
 export interface HashingLimits {
-  /** Hashes computed at once. */
+  /** Hashes computed at once. Default: the number of CPUs. */
   concurrency: number
-  /** Hash requests waiting for a slot; past this the route answers 503 at once. */
+  /** Hash requests waiting for a slot; past this the route answers 503 at once. Default `256`. */
   maxQueue: number
-  /** Seconds a shed request is told to wait (`Retry-After`). */
+  /** Seconds a shed request is told to wait (`Retry-After`). Default `1`. */
   retryAfter: number
 }
 
@@ -48,8 +49,10 @@ export class PasswordHasher {
   }
 
   /**
-   * Verifies a password against a stored hash. A hash this library cannot read verifies as false. With
-   * `null` (an unknown user) it verifies against a dummy hash, so both failures cost the same time.
+   * Verifies a password against a stored hash: argon2 (PHC string), or Django's `pbkdf2_sha256$…` and
+   * `argon2$argon2id$…` (users moved over from Django; `needsRehash` is true for them). A hash this library
+   * cannot read verifies as false. With `null` (an unknown user) it verifies against a dummy hash, so both
+   * failures cost the same time.
    */
   async verify (passwordHash: string | null, password: string): Promise<boolean> {
     if (passwordHash === null) {
@@ -57,7 +60,8 @@ export class PasswordHasher {
       await this.#withSlot(() => safeVerify(dummy, password))
       return false
     }
-    return this.#withSlot(() => safeVerify(passwordHash, password))
+    if (isDjangoPbkdf2Hash(passwordHash)) return this.#withSlot(() => verifyDjangoPbkdf2(passwordHash, password))
+    return this.#withSlot(() => safeVerify(argon2PhcString(passwordHash), password))
   }
 
   /** Whether a stored hash was made with other parameters than the current ones. */

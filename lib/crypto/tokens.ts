@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto'
 
 /** Bytes of randomness in every token and client secret: 256 bits. */
 export const TOKEN_BYTES = 32
@@ -13,9 +13,12 @@ export function generateClientId (): string {
   return randomBytes(18).toString('base64url')
 }
 
-/** SHA-256 of a token or secret, hex. Only these hashes are stored. */
+/**
+ * SHA-256 of a token or secret, hex. Only these hashes are stored. It runs on every bearer check: the
+ * one-shot `crypto.hash` (Node 20.12+) costs a fraction of a `createHash` object's set-up.
+ */
 export function hashToken (token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex')
+  return hash('sha256', token, 'hex')
 }
 
 /**

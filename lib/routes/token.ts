@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticateClient } from '../auth/client-auth.js'
+import { TokenCache } from '../auth/token-cache.js'
+import { userDirectory } from '../auth/user-directory.js'
 import { generateToken, hashToken } from '../crypto/tokens.js'
 import type { PasswordHasher } from '../crypto/passwords.js'
 import { invalidCredentials, OAuth2Error } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
 import { grantScopes, narrowScopes } from '../scopes.js'
 import type { ClientRecord, GrantType, NewToken } from '../store/store.js'
+import { throttleFor } from '../throttle.js'
 import { usernameKey } from '../users.js'
 import { bodyString, routePaths } from './common.js'
+import { CONSUMES, documented, NO_STORE_HEADERS, OPENAPI_TAG, responses } from './openapi.js'
 
 /** The token endpoint's parameters (RFC 6749 §4.3.2, §6, §2.3.1). */
 export interface TokenRequestBody {
@@ -35,15 +39,41 @@ const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' }
 export const tokenBodySchema = {
   type: 'object',
   properties: {
-    grant_type: bodyString(64),
-    username: bodyString(1024),
-    password: bodyString(4096),
-    refresh_token: bodyString(512),
-    scope: bodyString(1024),
-    client_id: bodyString(256),
-    client_secret: bodyString(512)
+    grant_type: { ...bodyString(64), description: '`password`, `refresh_token` or `client_credentials`.' },
+    username: { ...bodyString(1024), description: 'The password grant: the username.' },
+    password: { ...bodyString(4096), description: 'The password grant: the password.' },
+    refresh_token: { ...bodyString(512), description: 'The refresh_token grant: the refresh token to exchange.' },
+    scope: { ...bodyString(1024), description: 'Space-separated scopes; default: the default scopes (refresh: the same).' },
+    client_id: { ...bodyString(256), description: 'The client, unless it authenticates with HTTP Basic.' },
+    client_secret: { ...bodyString(512), description: 'A confidential client\'s secret, unless sent with HTTP Basic.' }
   }
 } as const
+
+/** The whole schema of the token route, for validation and for @fastify/swagger. */
+export const tokenRouteSchema = {
+  summary: 'Token endpoint (RFC 6749 §3.2)',
+  description: 'Issues tokens for the `password`, `refresh_token` and `client_credentials` (confidential clients) ' +
+    'grants. Public clients send `client_id`; confidential ones authenticate with HTTP Basic or `client_secret`. ' +
+    'A refresh rotates: the old access and refresh tokens stop working. Parameters in the query string are refused.',
+  tags: [OPENAPI_TAG],
+  consumes: CONSUMES,
+  body: tokenBodySchema,
+  response: responses({
+    200: {
+      description: 'The tokens (RFC 6749 §5.1), in Django OAuth Toolkit\'s field order.',
+      type: 'object',
+      required: ['access_token', 'expires_in', 'token_type', 'scope'],
+      properties: {
+        access_token: { type: 'string', description: 'An opaque bearer token.' },
+        expires_in: { type: 'integer', description: 'Seconds the access token lives.' },
+        token_type: { type: 'string', enum: ['Bearer'] },
+        scope: { type: 'string', description: 'The granted scopes, space-separated.' },
+        refresh_token: { type: 'string', description: 'Absent for `client_credentials`, and for clients without the `refresh_token` grant.' }
+      },
+      headers: NO_STORE_HEADERS
+    }
+  }, [400, 401, 413, 415, 429, 503])
+}
 
 interface IssueParams {
   clientId: string
@@ -65,8 +95,10 @@ function required (body: TokenRequestBody, name: 'username' | 'password' | 'refr
 }
 
 /** The token endpoint: one function per grant, client authentication first, errors rendered by the context. */
-export function tokenRoute (app: FastifyInstance, options: ResolvedOptions, hasher: PasswordHasher): void {
+export function tokenRoute (app: FastifyInstance, options: ResolvedOptions, hasher: PasswordHasher, cache = new TokenCache(false)): void {
   const { store } = options
+  const users = userDirectory(options, hasher)
+  const throttle = throttleFor(options)
 
   function issue (params: IssueParams): { record: NewToken, response: TokenResponse } {
     const now = options.now()
@@ -97,22 +129,23 @@ export function tokenRoute (app: FastifyInstance, options: ResolvedOptions, hash
   }
 
   /** RFC 6749 §4.3: the resource owner password credentials grant. */
-  async function passwordGrant (client: ClientRecord, body: TokenRequestBody): Promise<TokenResponse> {
+  async function passwordGrant (client: ClientRecord, body: TokenRequestBody, ip: string): Promise<TokenResponse> {
     const username = required(body, 'username')
     const password = required(body, 'password')
     const scopes = grantScopes(body.scope, client, options)
-    const user = username.length > options.usernameMaxLength
-      ? null
-      : await store.findUserByUsernameKey(usernameKey(username))
-    // An unknown user is verified against a dummy hash: same answer, same time.
-    const valid = await hasher.verify(user?.passwordHash ?? null, password)
-    if (user === null || !valid) throw invalidCredentials()
-    if (hasher.needsRehash(user.passwordHash)) {
-      await store.updatePasswordHash(user.id, await hasher.hash(password))
+    // Throttled before any hash is computed, the same way for known and unknown usernames.
+    const throttleKey = usernameKey(username)
+    await throttle?.checkLogin(throttleKey, ip)
+    // Unknown user or wrong password: the same answer after the same work (see UserDirectory.logIn).
+    const userId = await users.logIn(username, password)
+    if (userId === null) {
+      await throttle?.loginFailed(throttleKey, ip)
+      throw invalidCredentials()
     }
+    await throttle?.loginSucceeded(throttleKey, ip)
     const { record, response } = issue({
       clientId: client.id,
-      userId: user.id,
+      userId,
       scopes,
       withRefreshToken: client.grants.includes('refresh_token')
     })
@@ -126,7 +159,8 @@ export function tokenRoute (app: FastifyInstance, options: ResolvedOptions, hash
     const now = options.now()
     const invalid = new OAuth2Error('invalid_grant', 'The refresh token is invalid, expired or revoked.')
     const current = await store.findByRefreshTokenHash(hashToken(presented))
-    if (current === null || current.clientId !== client.id || current.revokedAt !== null) throw invalid
+    // A rotated record is checked for reuse below even when revoked since: a replay must always end the family.
+    if (current === null || current.clientId !== client.id || (current.revokedAt !== null && current.rotatedAt === null)) throw invalid
     if (current.refreshExpiresAt === null || current.refreshExpiresAt <= now) throw invalid
 
     let retiring = current
@@ -137,12 +171,13 @@ export function tokenRoute (app: FastifyInstance, options: ResolvedOptions, hash
       const child = withinInterval ? await store.findChild(current.id) : null
       if (child === null || child.rotatedAt !== null || child.revokedAt !== null) {
         await store.revokeFamily(current.familyId, now)
+        cache.invalidateFamily(current.familyId)
         throw invalid
       }
       retiring = child
     }
 
-    if (current.userId !== null && await store.findUserById(current.userId) === null) throw invalid
+    if (current.userId !== null && !await users.exists(current.userId)) throw invalid
     const scopes = narrowScopes(body.scope, current.scopes)
     const { record, response } = issue({
       clientId: client.id,
@@ -154,6 +189,8 @@ export function tokenRoute (app: FastifyInstance, options: ResolvedOptions, hash
     })
     // The compare-and-swap: of concurrent refreshes of one token exactly one gets here first.
     if (!await store.rotateRefreshToken(retiring.id, record, now)) throw invalid
+    // The retired record's access token dies with its refresh token, at once in this process too.
+    cache.invalidateToken(retiring.id)
     return response
   }
 
@@ -168,7 +205,7 @@ export function tokenRoute (app: FastifyInstance, options: ResolvedOptions, hash
     return response
   }
 
-  const grants: Record<GrantType, (client: ClientRecord, body: TokenRequestBody) => Promise<TokenResponse>> = {
+  const grants: Record<GrantType, (client: ClientRecord, body: TokenRequestBody, ip: string) => Promise<TokenResponse>> = {
     password: passwordGrant,
     refresh_token: refreshTokenGrant,
     client_credentials: clientCredentialsGrant
@@ -187,10 +224,10 @@ export function tokenRoute (app: FastifyInstance, options: ResolvedOptions, hash
     if (!client.grants.includes(grantType as GrantType)) {
       throw new OAuth2Error('unauthorized_client', 'The client is not allowed to use this grant type.')
     }
-    return grant(client, body)
+    return grant(client, body, request.ip)
   }
 
   for (const url of routePaths(app, options.routes.token)) {
-    app.post<{ Body: TokenRequestBody }>(url, { schema: { body: tokenBodySchema } }, handler)
+    app.post<{ Body: TokenRequestBody }>(url, { schema: documented(tokenRouteSchema, url, options.routes.token) }, handler)
   }
 }

@@ -4,6 +4,7 @@ import type {
   NewToken,
   NewUser,
   OAuth2Store,
+  ThrottleState,
   TokenRecord,
   UserRecord
 } from './store.js'
@@ -20,6 +21,7 @@ export class MemoryStore implements OAuth2Store {
   readonly #tokens = new Map<string, TokenRecord>()
   readonly #tokenIdByAccessHash = new Map<string, string>()
   readonly #tokenIdByRefreshHash = new Map<string, string>()
+  readonly #throttles = new Map<string, ThrottleState>()
 
   async createUser (user: NewUser): Promise<UserRecord | null> {
     if (this.#userIdByKey.has(user.usernameKey)) return null
@@ -133,6 +135,35 @@ export class MemoryStore implements OAuth2Store {
       if (token.accessExpiresAt >= now) continue
       if (token.refreshExpiresAt !== null && token.refreshExpiresAt >= now) continue
       this.#deleteToken(token)
+      deleted++
+    }
+    return deleted
+  }
+
+  async hitThrottle (key: string, windowMs: number, now: number): Promise<ThrottleState> {
+    const current = this.#throttles.get(key)
+    const next = current === undefined || current.resetAt <= now
+      ? { count: 1, resetAt: now + windowMs }
+      : { count: current.count + 1, resetAt: current.resetAt }
+    this.#throttles.set(key, next)
+    return { ...next }
+  }
+
+  async getThrottle (key: string, now: number): Promise<ThrottleState | null> {
+    const current = this.#throttles.get(key)
+    return current === undefined || current.resetAt <= now ? null : { ...current }
+  }
+
+  async clearThrottle (key: string): Promise<void> {
+    this.#throttles.delete(key)
+  }
+
+  async deleteExpiredThrottles (now: number, limit: number): Promise<number> {
+    let deleted = 0
+    for (const [key, state] of [...this.#throttles]) {
+      if (deleted >= limit) break
+      if (state.resetAt >= now) continue
+      this.#throttles.delete(key)
       deleted++
     }
     return deleted

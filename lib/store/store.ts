@@ -85,6 +85,13 @@ export interface AccessTokenLookup {
   user: UserRecord | null
 }
 
+/** A throttle counter: how many hits its window has seen, and when the window ends. */
+export interface ThrottleState {
+  count: number
+  /** When the window ends and the counter starts again from zero (milliseconds). */
+  resetAt: number
+}
+
 /** The storage interface the plugin delegates to. `MemoryStore` and `KyselyStore` implement it. */
 export interface OAuth2Store {
   /**
@@ -154,4 +161,20 @@ export interface OAuth2Store {
    * detection needs them to recognise a replayed refresh token. Returns how many were deleted.
    */
   deleteExpiredTokens(now: number, limit: number): Promise<number>
+
+  /**
+   * Counts one hit on a throttle key (an opaque hash made by the plugin) and returns the counter after it.
+   * A key with no counter, or whose window ended at or before `now`, starts a new window of `windowMs` with
+   * a count of 1. Must be atomic: of concurrent hits none is lost.
+   */
+  hitThrottle(key: string, windowMs: number, now: number): Promise<ThrottleState>
+
+  /** The counter of a throttle key, or `null` when it has none or its window has ended at or before `now`. */
+  getThrottle(key: string, now: number): Promise<ThrottleState | null>
+
+  /** Forgets a throttle key (a successful login clears its failures). */
+  clearThrottle(key: string): Promise<void>
+
+  /** Deletes up to `limit` throttle counters whose window ended before `now`. Returns how many. */
+  deleteExpiredThrottles(now: number, limit: number): Promise<number>
 }

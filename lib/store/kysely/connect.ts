@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
+import type { PgPool, SqliteHandle } from './kysely-store.js'
 
 /** The databases `openDatabase` connects to. */
 export type DatabaseDialect = 'sqlite' | 'postgres'
@@ -11,31 +12,51 @@ export interface OpenedDatabase {
   // Kysely<any>: the tables are the caller's (KyselyStore's and the app's own).
   db: Kysely<any>
   dialect: DatabaseDialect
+  /**
+   * On SQLite, the better-sqlite3 connection under `db` (closed by `db.destroy()`): hand it to
+   * `new KyselyStore({ db, sqlite })` for the fast bearer check. Absent on PostgreSQL.
+   */
+  sqlite?: SqliteHandle
+  /**
+   * On PostgreSQL, the `pg` Pool under `db` (ended by `db.destroy()`): hand it to
+   * `new KyselyStore({ db, pgPool })` for the bearer check as a prepared statement. Absent on SQLite.
+   */
+  pgPool?: PgPool
 }
 
 const SQLITE_SCHEME = 'sqlite:'
 const ACCEPTED_FORMS = '"sqlite:<path>" (a file path, or ":memory:") or "postgres://…" / "postgresql://…"'
 /** How long a SQLite connection waits for another one's write lock before failing with SQLITE_BUSY. */
 const SQLITE_BUSY_TIMEOUT_MS = 5000
+/**
+ * SQLite's page cache per connection, in KiB (better-sqlite3's default is about 16 MiB). The bearer check
+ * reads an index leaf and a table leaf per token: past a few hundred thousand tokens a small cache misses
+ * on most checks, and each miss is a read(2) of the file; 64 MiB keeps the pages of the active tokens.
+ */
+const SQLITE_CACHE_KIB = 65_536
 
 /**
  * Opens a database from a URL:
  * - `sqlite:<path>`: a SQLite file through better-sqlite3 (its directory is created if missing), in WAL
- *   mode, waiting up to 5 s for another connection's lock, with foreign keys enforced; `sqlite::memory:`
- *   for a private in-memory database.
+ *   mode, waiting up to 5 s for another connection's lock, with foreign keys enforced and a page cache of
+ *   up to 64 MiB; `sqlite::memory:` for a private in-memory database. The connection itself is returned
+ *   as `sqlite`, for `KyselyStore`'s fast bearer check.
  * - `postgres://…` or `postgresql://…`: a pool of PostgreSQL connections through the optional `pg`
  *   package. An idle connection that fails (a server restart) is dropped from the pool with a process
- *   warning rather than crashing the process.
+ *   warning rather than crashing the process. The pool is returned as `pgPool`, for `KyselyStore`'s fast
+ *   bearer check.
  *
  * The caller owns the instance and closes it with `db.destroy()`. Rejects on any other URL, with a
  * message that never shows a password.
  */
 export async function openDatabase (url: string): Promise<OpenedDatabase> {
   if (url.startsWith(SQLITE_SCHEME) && url.length > SQLITE_SCHEME.length) {
-    return { db: openSqlite(url.slice(SQLITE_SCHEME.length)), dialect: 'sqlite' }
+    const database = openSqlite(url.slice(SQLITE_SCHEME.length))
+    return { db: new Kysely<any>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite', sqlite: database }
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
-    return { db: await openPostgres(url), dialect: 'postgres' }
+    const pool = await openPostgres(url)
+    return { db: new Kysely<any>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres', pgPool: pool }
   }
   throw new Error(`Unsupported database URL "${redactUrl(url)}": expected ${ACCEPTED_FORMS}`)
 }
@@ -56,18 +77,21 @@ export function redactUrl (url: string): string {
   return parsed.href
 }
 
-function openSqlite (path: string): Kysely<any> {
+function openSqlite (path: string): Database.Database {
   const memory = path === ':memory:'
   if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true })
   const database = new Database(path)
   // WAL lets readers run beside the one writer; an in-memory database has no journal file to share.
-  if (!memory) database.pragma('journal_mode = WAL')
+  if (!memory) {
+    database.pragma('journal_mode = WAL')
+    database.pragma(`cache_size = -${SQLITE_CACHE_KIB}`)
+  }
   database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`)
   database.pragma('foreign_keys = ON')
-  return new Kysely<any>({ dialect: new SqliteDialect({ database }) })
+  return database
 }
 
-async function openPostgres (connectionString: string): Promise<Kysely<any>> {
+async function openPostgres (connectionString: string): Promise<import('pg').Pool> {
   // pg is an optional peer dependency: load it only when a PostgreSQL URL is used.
   const { default: pg } = await import('pg')
   const pool = new pg.Pool({ connectionString })
@@ -76,5 +100,5 @@ async function openPostgres (connectionString: string): Promise<Kysely<any>> {
   pool.on('error', (err) => {
     process.emitWarning(`PostgreSQL: an idle connection failed: ${err.message}`, { code: 'FST_OAUTH2_PG_IDLE_ERROR' })
   })
-  return new Kysely<any>({ dialect: new PostgresDialect({ pool }) })
+  return pool
 }

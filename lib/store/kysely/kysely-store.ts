@@ -1,5 +1,5 @@
 import { Migrator, sql } from 'kysely'
-import type { Kysely } from 'kysely'
+import type { CompiledQuery, Kysely } from 'kysely'
 import type {
   AccessTokenLookup,
   ClientRecord,
@@ -7,6 +7,7 @@ import type {
   NewToken,
   NewUser,
   OAuth2Store,
+  ThrottleState,
   TokenRecord,
   UserRecord
 } from '../store.js'
@@ -28,6 +29,60 @@ export interface KyselyStoreOptions {
    * not starting with a digit. Default `'oauth2_'`.
    */
   tablePrefix?: string
+  /**
+   * The better-sqlite3 `Database` under `db`, when `db` is on SQLite: `openDatabase` returns it as
+   * `sqlite`. With it the per-request bearer check (`findByAccessTokenHash`) runs one statement prepared
+   * once, instead of a query that Kysely builds and better-sqlite3 prepares again on every call. It must
+   * be the very connection `db` uses, so that the check sees what the store's other queries see. Leave it
+   * out on PostgreSQL.
+   */
+  sqlite?: SqliteHandle
+  /**
+   * The `pg` Pool under `db`, when `db` is on PostgreSQL: `openDatabase` returns it as `pgPool`. With it
+   * the bearer check runs as a named prepared statement, parsed and planned once per connection, instead
+   * of a query Kysely builds and PostgreSQL parses on every call. Leave it out behind a pooler that cannot
+   * keep prepared statements (PgBouncer in transaction mode before 1.21). Without either option the check
+   * runs a query compiled once, through `db`.
+   */
+  pgPool?: PgPool
+}
+
+/** What `KyselyStore` uses of a `pg` Pool (`Pool` from `pg` fits). */
+export interface PgPool {
+  query (config: { name: string, text: string, values: unknown[] }): Promise<{ rows: unknown[] }>
+}
+
+/**
+ * What `KyselyStore` uses of a better-sqlite3 `Database` (`Database` from `better-sqlite3` fits): written
+ * out here so that the store's types do not depend on better-sqlite3's.
+ */
+export interface SqliteHandle {
+  prepare (source: string): SqliteStatement
+}
+
+/** What `KyselyStore` uses of a better-sqlite3 `Statement`. */
+export interface SqliteStatement {
+  get (...parameters: unknown[]): unknown
+  raw (toggle?: boolean): unknown
+  columns (): Array<{ name: string }>
+}
+
+/** A row of the bearer lookup: the token's columns and its user's, prefixed `user__` (all null without one). */
+type AccessTokenRow = TokenRow & {
+  user__id: string | null
+  user__username: string | null
+  user__username_key: string | null
+  user__password_hash: string | null
+  user__created_at: number | string | bigint | null
+}
+
+/** Where each column of the bearer lookup sits in a row fetched as an array. */
+type ColumnPositions = Record<keyof AccessTokenRow, number>
+
+/** The bearer lookup prepared once on the raw SQLite connection, fetching arrays (cheaper than objects). */
+interface PreparedLookup {
+  statement: SqliteStatement
+  at: ColumnPositions
 }
 
 const TABLE_PREFIX_PATTERN = /^[a-z_][a-z0-9_]*$/i
@@ -44,11 +99,19 @@ const TABLE_PREFIX_PATTERN = /^[a-z_][a-z0-9_]*$/i
  * one waiting out the busy timeout blocks the thread, and with it the commit it waits for.
  */
 export class KyselyStore implements OAuth2Store {
-  readonly #options: Readonly<Required<KyselyStoreOptions>>
+  readonly #options: Readonly<Required<Omit<KyselyStoreOptions, 'sqlite' | 'pgPool'>>>
   /** The app's instance without its plugins, for the migrator. */
   readonly #plainDb: Kysely<any>
   /** The same with the table prefix plugin: the store's queries name tables without their prefix. */
   readonly #db: Kysely<OAuth2Tables>
+  /** The bearer lookup, compiled once (dialect, table prefix and all); each call only binds the hash. */
+  readonly #accessTokenLookup: CompiledQuery<AccessTokenRow>
+  readonly #sqlite: SqliteHandle | undefined
+  readonly #pgPool: PgPool | undefined
+  /** The prepared statement's name: one per table prefix, since pg refuses one name for two texts. */
+  readonly #pgStatementName: string
+  /** The bearer lookup prepared on `#sqlite`, on first use (the tables may not exist before `migrate()`). */
+  #accessTokenStatement: PreparedLookup | undefined
 
   /** Checks the options; throws a `TypeError` naming a bad one. Touches no table: see `migrate()`. */
   constructor (options: KyselyStoreOptions) {
@@ -60,9 +123,32 @@ export class KyselyStore implements OAuth2Store {
       throw new TypeError(
         `KyselyStore: option "tablePrefix" must match ${String(TABLE_PREFIX_PATTERN)}, got ${JSON.stringify(tablePrefix)}`)
     }
+    if (options.sqlite !== undefined && typeof options.sqlite?.prepare !== 'function') {
+      throw new TypeError('KyselyStore: option "sqlite" must be the better-sqlite3 Database under "db"')
+    }
     this.#options = Object.freeze({ db, tablePrefix })
     this.#plainDb = db.withoutPlugins()
     this.#db = (this.#plainDb as Kysely<OAuth2Tables>).withPlugin(new TablePrefixPlugin(tablePrefix))
+    if (options.pgPool !== undefined && typeof options.pgPool?.query !== 'function') {
+      throw new TypeError('KyselyStore: option "pgPool" must be the pg Pool under "db"')
+    }
+    this.#sqlite = options.sqlite
+    this.#pgPool = options.pgPool
+    this.#pgStatementName = `${tablePrefix}find_by_access_token_hash`
+    this.#accessTokenLookup = this.#db.selectFrom('tokens')
+      .leftJoin('users', 'users.id', 'tokens.user_id')
+      .selectAll('tokens')
+      .select([
+        'users.id as user__id',
+        'users.username as user__username',
+        'users.username_key as user__username_key',
+        'users.password_hash as user__password_hash',
+        'users.created_at as user__created_at'
+      ])
+      // cast(): with SQLite's STAT4 statistics (after ANALYZE or `PRAGMA optimize`) a bare parameter
+      // compared with an indexed column makes SQLite prepare the statement again for every new value.
+      .where('tokens.access_token_hash', '=', sql<string>`cast(${''} as text)`)
+      .compile()
   }
 
   /**
@@ -156,20 +242,28 @@ export class KyselyStore implements OAuth2Store {
     await this.#db.insertInto('tokens').values(tokenToRow(token)).execute()
   }
 
-  /** The per-request bearer check: one query, the token by its unique access hash joined to its user. */
+  /**
+   * The per-request bearer check: one query, the token by its unique access hash joined to its user,
+   * compiled once. With `pgPool` it runs as a named prepared statement. With `sqlite` it runs through a
+   * statement prepared once on that connection, fetching an array rather than an object
+   * (synchronously: better-sqlite3 blocks for the microseconds an indexed read takes, as it does for every
+   * query of the store). Sharing the connection, it also sees the uncommitted writes of a transaction the
+   * store has open at that moment: a token being rotated is refused a moment early, and its successor is
+   * found a moment before anyone holds it.
+   */
   async findByAccessTokenHash (accessTokenHash: string): Promise<AccessTokenLookup | null> {
-    const row = await this.#db.selectFrom('tokens')
-      .leftJoin('users', 'users.id', 'tokens.user_id')
-      .selectAll('tokens')
-      .select([
-        'users.id as user__id',
-        'users.username as user__username',
-        'users.username_key as user__username_key',
-        'users.password_hash as user__password_hash',
-        'users.created_at as user__created_at'
-      ])
-      .where('tokens.access_token_hash', '=', accessTokenHash)
-      .executeTakeFirst()
+    let row: AccessTokenRow | undefined
+    if (this.#pgPool !== undefined) {
+      const result = await this.#pgPool.query({ name: this.#pgStatementName, text: this.#accessTokenLookup.sql, values: [accessTokenHash] })
+      row = result.rows[0] as AccessTokenRow | undefined
+    } else if (this.#sqlite === undefined) {
+      const result = await this.#plainDb.executeQuery<AccessTokenRow>({ ...this.#accessTokenLookup, parameters: [accessTokenHash] })
+      row = result.rows[0]
+    } else {
+      const lookup = this.#accessTokenStatement ??= prepareLookup(this.#sqlite, this.#accessTokenLookup.sql)
+      const values = lookup.statement.get(accessTokenHash) as unknown[] | undefined
+      row = values === undefined ? undefined : rowFromValues(values, lookup.at)
+    }
     if (row === undefined) return null
     // A left join yields all of the user's columns or none of them.
     const user = row.user__id === null
@@ -266,6 +360,45 @@ export class KyselyStore implements OAuth2Store {
       .executeTakeFirst()
     return Number(result.numDeletedRows)
   }
+
+  /** Counts a hit in one upsert: a new or ended window restarts at 1, otherwise the counter grows. */
+  async hitThrottle (key: string, windowMs: number, now: number): Promise<ThrottleState> {
+    const row = await this.#db.insertInto('throttles')
+      .values({ key, hits: 1, reset_at: now + windowMs })
+      .onConflict((oc) => oc.column('key').doUpdateSet((eb) => {
+        // Every SET expression reads the row as it was before the update.
+        const ended = eb('throttles.reset_at', '<=', now)
+        return {
+          hits: eb.case().when(ended).then(1).else(eb('throttles.hits', '+', 1)).end(),
+          reset_at: eb.case().when(ended).then(now + windowMs).else(eb.ref('throttles.reset_at')).end()
+        }
+      }))
+      .returning(['hits', 'reset_at'])
+      .executeTakeFirstOrThrow()
+    return { count: Number(row.hits), resetAt: Number(row.reset_at) }
+  }
+
+  /** The counter of a key, unless absent or ended. */
+  async getThrottle (key: string, now: number): Promise<ThrottleState | null> {
+    const row = await this.#db.selectFrom('throttles').select(['hits', 'reset_at'])
+      .where('key', '=', key).where('reset_at', '>', now).executeTakeFirst()
+    return row === undefined ? null : { count: Number(row.hits), resetAt: Number(row.reset_at) }
+  }
+
+  /** Forgets a key. */
+  async clearThrottle (key: string): Promise<void> {
+    await this.#db.deleteFrom('throttles').where('key', '=', key).execute()
+  }
+
+  /** Deletes up to `limit` ended counters. */
+  async deleteExpiredThrottles (now: number, limit: number): Promise<number> {
+    const batch = Math.ceil(limit)
+    if (!(batch > 0)) return 0
+    const result = await this.#db.deleteFrom('throttles')
+      .where('key', 'in', (eb) => eb.selectFrom('throttles').select('key').where('reset_at', '<', now).limit(batch))
+      .executeTakeFirst()
+    return Number(result.numDeletedRows)
+  }
 }
 
 function userToRow (user: NewUser): NewUserRow {
@@ -327,6 +460,39 @@ function tokenToRow (token: NewToken): NewTokenRow {
     expires_at: Math.max(token.accessExpiresAt, token.refreshExpiresAt ?? token.accessExpiresAt),
     created_at: token.createdAt
   }
+}
+
+function prepareLookup (sqlite: SqliteHandle, source: string): PreparedLookup {
+  const statement = sqlite.prepare(source)
+  const names = statement.columns().map((column) => column.name)
+  statement.raw(true)
+  const at = Object.fromEntries(names.map((name, i) => [name, i])) as ColumnPositions
+  return { statement, at }
+}
+
+/** A row fetched as an array, as the object the Kysely query returns (one object literal: a fixed shape). */
+function rowFromValues (v: unknown[], at: ColumnPositions): AccessTokenRow {
+  return {
+    id: v[at.id],
+    family_id: v[at.family_id],
+    parent_id: v[at.parent_id],
+    client_id: v[at.client_id],
+    user_id: v[at.user_id],
+    scopes: v[at.scopes],
+    access_token_hash: v[at.access_token_hash],
+    refresh_token_hash: v[at.refresh_token_hash],
+    access_expires_at: v[at.access_expires_at],
+    refresh_expires_at: v[at.refresh_expires_at],
+    expires_at: v[at.expires_at],
+    created_at: v[at.created_at],
+    rotated_at: v[at.rotated_at],
+    revoked_at: v[at.revoked_at],
+    user__id: v[at.user__id],
+    user__username: v[at.user__username],
+    user__username_key: v[at.user__username_key],
+    user__password_hash: v[at.user__password_hash],
+    user__created_at: v[at.user__created_at]
+  } as AccessTokenRow
 }
 
 function rowToToken (row: TokenRow): TokenRecord {

@@ -25,7 +25,8 @@ export class OAuth2MigrationProvider implements MigrationProvider {
   /** Every migration, keyed by name; the migrator runs them in name order. */
   async getMigrations (): Promise<Record<string, Migration>> {
     return {
-      '0001_initial': initial(this.#tablePrefix)
+      '0001_initial': initial(this.#tablePrefix),
+      '0002_throttles': throttles(this.#tablePrefix)
     }
   }
 }
@@ -71,7 +72,8 @@ function initial (p: string): Migration {
           .addColumn('parent_id', 'text')
           .addColumn('client_id', 'text', (col) =>
             col.notNull().references(`${p}clients.id`).onDelete('cascade'))
-          .addColumn('user_id', 'text', (col) => col.references(`${p}users.id`).onDelete('cascade'))
+          // No foreign key to users: with the plugin's `users` option the users live in the app's own table.
+          .addColumn('user_id', 'text')
           .addColumn('scopes', 'text', (col) => col.notNull())
           .addColumn('access_token_hash', 'text', (col) => col.notNull())
           .addColumn('refresh_token_hash', 'text')
@@ -92,6 +94,22 @@ function initial (p: string): Migration {
           await db.schema.createIndex(`${p}tokens_${column}_idx`)
             .on(`${p}tokens`).column(column).execute()
         }
+      })
+    }
+  }
+}
+
+/** Throttle counters of failed logins and sign-ups, keyed by an opaque hash. */
+function throttles (p: string): Migration {
+  return {
+    async up (db: Kysely<any>): Promise<void> {
+      await inTransaction(db, async (db) => {
+        await db.schema.createTable(`${p}throttles`)
+          .addColumn('key', 'text', (col) => col.primaryKey())
+          .addColumn('hits', 'integer', (col) => col.notNull())
+          .addColumn('reset_at', 'bigint', (col) => col.notNull())
+          .execute()
+        await db.schema.createIndex(`${p}throttles_reset_at_idx`).on(`${p}throttles`).column('reset_at').execute()
       })
     }
   }

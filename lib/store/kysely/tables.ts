@@ -48,7 +48,10 @@ export interface TokenTable {
   parent_id: string | null
   /** References `clients.id`; a client's tokens are deleted with it. */
   client_id: string
-  /** References `users.id`; `null` for client-credentials tokens. */
+  /**
+   * The user's id: in `users`, or in the app's own table (the plugin's `users` option), so no foreign key.
+   * `null` for client-credentials tokens.
+   */
   user_id: string | null
   /** Space-separated scopes. */
   scopes: string
@@ -65,11 +68,21 @@ export interface TokenTable {
   revoked_at: UnsetMillisColumn
 }
 
+/** `{prefix}throttles` */
+export interface ThrottleTable {
+  /** An opaque hash made by the plugin (never a username or an address in clear). */
+  key: string
+  hits: number
+  /** When the window ends. */
+  reset_at: MillisColumn
+}
+
 /** The store's tables, named without their prefix. */
 export interface OAuth2Tables {
   users: UserTable
   clients: ClientTable
   tokens: TokenTable
+  throttles: ThrottleTable
 }
 
 export type UserRow = Selectable<UserTable>

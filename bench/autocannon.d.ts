@@ -1,0 +1,40 @@
+/** The part of autocannon's API the benchmark uses (the package ships no types). */
+declare module 'autocannon' {
+  import type { EventEmitter } from 'node:events'
+
+  interface AutocannonRequest {
+    method?: string
+    path?: string
+    headers?: Record<string, string>
+    body?: string
+    setupRequest?: (request: AutocannonRequest, context: Record<string, unknown>) => AutocannonRequest
+  }
+
+  interface AutocannonOptions {
+    url: string
+    method?: string
+    headers?: Record<string, string>
+    body?: string
+    connections?: number
+    pipelining?: number
+    duration?: number
+    timeout?: number
+    overallRate?: number
+    requests?: AutocannonRequest[]
+  }
+
+  interface AutocannonResult {
+    errors: number
+    timeouts: number
+    non2xx: number
+    duration: number
+    statusCodeStats: Record<string, { count: number }>
+  }
+
+  interface Instance extends EventEmitter, PromiseLike<AutocannonResult> {
+    stop: () => void
+  }
+
+  function autocannon (options: AutocannonOptions): Instance
+  export default autocannon
+}

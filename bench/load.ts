@@ -1,0 +1,79 @@
+/**
+ * One load: autocannon against one route for a fixed time, latencies recorded per response at full
+ * resolution (autocannon's own histogram counts whole milliseconds only) and split by status.
+ */
+import autocannon from 'autocannon'
+import { summarizeLatencies, type LatencySummary } from './stats.js'
+
+export interface LoadOptions {
+  /** `http://127.0.0.1:<port>/<path>` */
+  url: string
+  method?: 'GET' | 'POST'
+  headers?: Record<string, string>
+  body?: string
+  /** `Authorization` values sent in turn, one per request. */
+  authorizations?: string[]
+  connections: number
+  /** Seconds: autocannon stops by then, whatever is in flight. */
+  duration: number
+  /** Requests per second over all connections; none for as fast as the server answers. */
+  overallRate?: number
+  /** Seconds a request may take before it counts as timed out. */
+  timeout?: number
+}
+
+export interface LoadResult {
+  /** Responses received. */
+  responses: number
+  /** Seconds the load ran. */
+  seconds: number
+  /** Responses per second. */
+  rate: number
+  latency: LatencySummary
+  /** Latencies of the responses of each status code. */
+  byStatus: Record<string, LatencySummary>
+  errors: number
+  timeouts: number
+}
+
+export async function runLoad (options: LoadOptions): Promise<LoadResult> {
+  const latencies: number[] = []
+  const byStatus = new Map<number, number[]>()
+  const authorizations = options.authorizations
+  let next = 0
+  const instance = autocannon({
+    url: options.url,
+    method: options.method ?? 'GET',
+    headers: options.headers ?? {},
+    body: options.body,
+    connections: options.connections,
+    duration: options.duration,
+    timeout: options.timeout ?? 10,
+    overallRate: options.overallRate,
+    requests: authorizations === undefined
+      ? undefined
+      : [{
+          setupRequest: (request) => {
+            request.headers = { ...request.headers, authorization: authorizations[next++ % authorizations.length] as string }
+            return request
+          }
+        }]
+  })
+  instance.on('response', (_client: unknown, status: number, _bytes: number, milliseconds: number) => {
+    latencies.push(milliseconds)
+    let list = byStatus.get(status)
+    if (list === undefined) byStatus.set(status, list = [])
+    list.push(milliseconds)
+  })
+  const result = await instance
+  const seconds = result.duration
+  return {
+    responses: latencies.length,
+    seconds,
+    rate: latencies.length / seconds,
+    latency: summarizeLatencies(latencies),
+    byStatus: Object.fromEntries([...byStatus].map(([status, list]) => [String(status), summarizeLatencies(list)])),
+    errors: result.errors,
+    timeouts: result.timeouts
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * The benchmark's report: its shape (what `--json` prints), the issue's targets checked against it, and
+ * the readable tables. Pure functions, tested in test/bench.test.ts.
+ */
+import { checkTarget, median, ratios, type LatencySummary, type TargetCheck } from './stats.js'
+
+/** One timed load of one route: what the load generator saw and what the server's CPU spent. */
+export interface RouteRound {
+  /** Responses per second. */
+  rate: number
+  p50: number
+  p99: number
+  /** Server CPU microseconds (user + system) per response. */
+  cpuMicros: number
+  /** Responses other than 200 (none expected). */
+  unexpected: number
+}
+
+/** (a) open route vs protected route, without and with the token cache, alternating for several rounds. */
+export interface RoutesSection {
+  rounds: Array<{ open: RouteRound, protected: RouteRound, cached: RouteRound }>
+  /** Median over rounds of protected/open CPU per request. */
+  cpuRatio: number
+  cpuRatioCached: number
+  /** Median over rounds of protected/open requests per second. */
+  rateRatio: number
+  rateRatioCached: number
+}
+
+/** (b) logins per second against the raw argon2 verification rate at the same concurrency. */
+export interface LoginSection {
+  concurrency: number
+  /** Verifications per second of each ceiling round. */
+  ceiling: number[]
+  /** Logins (200s) per second of each login round. */
+  logins: number[]
+  /** Median over rounds of logins/ceiling. */
+  ratio: number
+  /** Milliseconds of the server's event loop per login (median over rounds): everything but the hash. */
+  eventLoopMsPerLogin: number
+  /** Server CPU milliseconds per raw verification and per login (medians): the difference is the rest. */
+  cpuMsPerVerify: number
+  cpuMsPerLogin: number
+  /** Responses other than 200 during the login rounds. */
+  unexpected: number
+}
+
+/** (c) the protected route's latency, idle and during a login storm offered at twice the login capacity. */
+export interface StormSection {
+  /** Requests per second, sent whatever the answers (an open loop). */
+  offeredRate: number
+  /** Seconds of storm before the probe started (the queue filling). */
+  rampSeconds: number
+  /** Seconds after which a storm request counted as timed out. */
+  timeoutSeconds: number
+  idle: LatencySummary
+  during: LatencySummary
+  /** during.p99 / idle.p99 */
+  p99Ratio: number
+  storm: {
+    responses: number
+    ok: number
+    shed: number
+    other: number
+    timeouts: number
+    errors: number
+    /** Latencies of the 503 answers. */
+    shedLatency: LatencySummary | null
+  }
+}
+
+/** (d) the bearer check's cost, one check at a time, on a small and on the full table. */
+export interface TableSizeSection {
+  smallTokens: number
+  largeTokens: number
+  /** Distinct tokens each timed round cycles through, on either table. */
+  activeTokens: number
+  /** Microseconds (wall) per check, each round. */
+  small: number[]
+  large: number[]
+  /** Median over rounds of large/small. */
+  ratio: number
+  /** Microseconds of CPU per check, medians. */
+  smallCpu: number
+  largeCpu: number
+  /** Microseconds (wall) per check when every check draws a new token from the whole table (one round). */
+  uniform: { small: number, large: number }
+}
+
+/** (e) the server's RSS in bytes. */
+export interface MemorySection {
+  afterSeed: number
+  /** After each round of (a), in order. */
+  rounds: number[]
+  afterRun: number
+  /** Last round minus first round. */
+  growth: number
+}
+
+export interface DatabaseReport {
+  dialect: 'sqlite' | 'postgres'
+  seed: { tokens: number, seconds: number }
+  routes: RoutesSection
+  tableSize: TableSizeSection
+  logins?: LoginSection
+  storm?: StormSection
+  memory?: MemorySection
+}
+
+export interface Report {
+  machine: { date: string, node: string, platform: string, cpus: number, cpuModel: string, memoryGiB: number, loadAverage: number[] }
+  settings: { quick: boolean, tokens: number, smallTokens: number, roundSeconds: number, rounds: number, connections: number, tokenCache: { max: number, ttl: number } }
+  sqlite: DatabaseReport
+  postgres: DatabaseReport | { skipped: string }
+  targets: TargetCheck[]
+  seconds: number
+}
+
+/** Relative RSS growth across the sustained rounds that still counts as noise. */
+export const RSS_NOISE = 0.05
+
+/** The medians of per-round ratios of (a). */
+export function routeRatios (rounds: RoutesSection['rounds']): Pick<RoutesSection, 'cpuRatio' | 'cpuRatioCached' | 'rateRatio' | 'rateRatioCached'> {
+  const pick = (route: 'open' | 'protected' | 'cached', field: 'cpuMicros' | 'rate'): number[] => rounds.map((round) => round[route][field])
+  return {
+    cpuRatio: median(ratios(pick('protected', 'cpuMicros'), pick('open', 'cpuMicros'))),
+    cpuRatioCached: median(ratios(pick('cached', 'cpuMicros'), pick('open', 'cpuMicros'))),
+    rateRatio: median(ratios(pick('protected', 'rate'), pick('open', 'rate'))),
+    rateRatioCached: median(ratios(pick('cached', 'rate'), pick('open', 'rate')))
+  }
+}
+
+/** The issue's targets, checked against one database's report (`label` prefixes each name). */
+export function databaseTargets (label: string, report: DatabaseReport): TargetCheck[] {
+  const checks = [
+    checkTarget(`${label} (a) protected/open CPU per request, no cache`, report.routes.cpuRatio, 'max', 1.25),
+    checkTarget(`${label} (a) protected/open CPU per request, cache`, report.routes.cpuRatioCached, 'max', 1.08),
+    checkTarget(`${label} (a) protected/open requests/s, cache`, report.routes.rateRatioCached, 'min', 0.85),
+    checkTarget(`${label} (d) check cost, large/small table`, report.tableSize.ratio, 'max', 1.25)
+  ]
+  if (report.logins !== undefined) {
+    checks.push(checkTarget(`${label} (b) logins/ceiling`, report.logins.ratio, 'min', 0.85))
+  }
+  if (report.storm !== undefined) {
+    checks.push(
+      checkTarget(`${label} (c) protected p99 storm/idle`, report.storm.p99Ratio, 'max', 3),
+      checkTarget(`${label} (c) storm timeouts`, report.storm.storm.timeouts, 'max', 0)
+    )
+  }
+  if (report.memory !== undefined) {
+    checks.push(checkTarget(`${label} (e) RSS growth across rounds (fraction)`, report.memory.growth / (report.memory.rounds[0] as number), 'max', RSS_NOISE))
+  }
+  return checks
+}
+
+/** Every target of a run. */
+export function allTargets (report: Pick<Report, 'sqlite' | 'postgres'>): TargetCheck[] {
+  const checks = databaseTargets('SQLite', report.sqlite)
+  if (!('skipped' in report.postgres)) checks.push(...databaseTargets('PostgreSQL', report.postgres))
+  return checks
+}
+
+/** A number for a table: `digits` decimals, `-` when not a number. */
+export function num (value: number, digits = 0): string {
+  return Number.isFinite(value) ? value.toFixed(digits) : '-'
+}
+
+function mib (bytes: number): string {
+  return `${num(bytes / 1_048_576, 1)} MiB`
+}
+
+/** Rows of cells as a text table: the first row is the header, columns padded, numbers right-aligned. */
+export function table (rows: readonly string[][]): string {
+  const widths: number[] = []
+  for (const row of rows) row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length) })
+  const line = (row: readonly string[]): string => row
+    .map((cell, i) => /^[-+]?[\d.,]+( \w+)?$|^-$/.test(cell) && i > 0 ? cell.padStart(widths[i] as number) : cell.padEnd(widths[i] as number))
+    .join('  ')
+    .trimEnd()
+  const [header = [], ...body] = rows
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n')
+}
+
+function latencyCells (summary: LatencySummary): string[] {
+  return [num(summary.p50, 2), num(summary.p99, 2), num(summary.max, 2)]
+}
+
+function databaseText (name: string, report: DatabaseReport): string {
+  const out: string[] = [`## ${name}: ${report.seed.tokens.toLocaleString('en-US')} live tokens seeded in ${num(report.seed.seconds, 1)} s`]
+  const { routes } = report
+  const medianOf = (route: 'open' | 'protected' | 'cached', field: keyof RouteRound): number => median(routes.rounds.map((r) => r[route][field]))
+  out.push('', '(a) open vs protected route, medians of ' + String(routes.rounds.length) + ' alternating rounds', table([
+    ['route', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'non-200'],
+    ...(['open', 'protected', 'cached'] as const).map((route) => [
+      { open: 'GET /ping (open)', protected: 'GET /me (no cache)', cached: 'GET /me (token cache)' }[route],
+      num(medianOf(route, 'rate')), num(medianOf(route, 'p50'), 2), num(medianOf(route, 'p99'), 2),
+      num(medianOf(route, 'cpuMicros'), 1), num(routes.rounds.reduce((n, r) => n + r[route].unexpected, 0))
+    ])
+  ]), table([
+    ['ratio (median of per-round ratios)', 'no cache', 'cache'],
+    ['protected/open CPU per request', num(routes.cpuRatio, 3), num(routes.cpuRatioCached, 3)],
+    ['protected/open requests per second', num(routes.rateRatio, 3), num(routes.rateRatioCached, 3)]
+  ]))
+  const size = report.tableSize
+  out.push('', `(d) bearer check, one at a time, ${size.activeTokens.toLocaleString('en-US')} active tokens drawn at random from the table`, table([
+    ['table', 'tokens', 'µs/check (wall)', 'µs/check (CPU)', 'µs/check, each a new token'],
+    ['small', size.smallTokens.toLocaleString('en-US'), num(median(size.small), 2), num(size.smallCpu, 2), num(size.uniform.small, 2)],
+    ['large', size.largeTokens.toLocaleString('en-US'), num(median(size.large), 2), num(size.largeCpu, 2), num(size.uniform.large, 2)]
+  ]), `large/small: ${num(size.ratio, 3)} (each check a new token: ${num(size.uniform.large / size.uniform.small, 3)})`)
+  if (report.logins !== undefined) {
+    const { logins } = report
+    out.push('', `(b) password logins vs raw argon2 verify, concurrency ${logins.concurrency}`, table([
+      ['round', 'ceiling verify/s', 'logins/s'],
+      ...logins.ceiling.map((c, i) => [String(i + 1), num(c, 1), num(logins.logins[i] as number, 1)])
+    ]), `logins/ceiling: ${num(logins.ratio, 3)}; non-200 logins: ${logins.unexpected}`,
+    `server CPU per raw verify ${num(logins.cpuMsPerVerify, 2)} ms, per login ${num(logins.cpuMsPerLogin, 2)} ms; ` +
+      `event loop busy per login ${num(logins.eventLoopMsPerLogin, 2)} ms`)
+  }
+  if (report.storm !== undefined) {
+    const { storm } = report
+    out.push('', `(c) GET /me latency, idle vs during a login storm offered at ${num(storm.offeredRate)} req/s (probe after ${storm.rampSeconds} s)`, table([
+      ['GET /me', 'p50 ms', 'p99 ms', 'max ms'],
+      ['idle', ...latencyCells(storm.idle)],
+      ['during the storm', ...latencyCells(storm.during)]
+    ]), `p99 during/idle: ${num(storm.p99Ratio, 2)}`,
+    `storm: ${storm.storm.responses} answers: ${storm.storm.ok} 200, ${storm.storm.shed} 503` +
+      (storm.storm.shedLatency === null ? '' : ` (p99 ${num(storm.storm.shedLatency.p99, 1)} ms)`) +
+      `, ${storm.storm.other} other; ${storm.storm.timeouts} timeouts (> ${storm.timeoutSeconds} s), ${storm.storm.errors} errors`)
+  }
+  if (report.memory !== undefined) {
+    const { memory } = report
+    out.push('', '(e) server RSS', table([
+      ['when', 'RSS'],
+      ['server started on the seeded database', mib(memory.afterSeed)],
+      ...memory.rounds.map((rss, i) => [`after round ${i + 1} of (a)`, mib(rss)]),
+      ['after the run', mib(memory.afterRun)]
+    ]), `growth from the first to the last round: ${mib(memory.growth)}`)
+  }
+  return out.join('\n')
+}
+
+/** The whole report as text. */
+export function formatReport (report: Report): string {
+  const { machine, settings } = report
+  const out = [
+    '# fastify-oauth2-server benchmark',
+    `${machine.date}; Node ${machine.node} on ${machine.platform}, ${machine.cpus} × ${machine.cpuModel}, ${num(machine.memoryGiB)} GiB; ` +
+      `load average at start ${machine.loadAverage.map((l) => num(l, 2)).join(' ')}`,
+    `${settings.quick ? 'quick run' : 'full run'}: ${settings.rounds} rounds of ${settings.roundSeconds} s per route, ` +
+      `${settings.connections} connections; token cache { max: ${settings.tokenCache.max}, ttl: ${settings.tokenCache.ttl} }`,
+    '',
+    databaseText('SQLite', report.sqlite),
+    '',
+    'skipped' in report.postgres ? `## PostgreSQL: skipped (${report.postgres.skipped})` : databaseText('PostgreSQL', report.postgres),
+    '',
+    '## Targets',
+    table([
+      ['target', 'value', 'limit', 'met'],
+      ...report.targets.map((c) => [c.name, num(c.value, 3), `${c.kind === 'max' ? '≤' : '≥'} ${c.target}`, c.met ? 'yes' : 'NO'])
+    ]),
+    '',
+    `${report.targets.filter((c) => c.met).length} of ${report.targets.length} targets met; the run took ${num(report.seconds)} s.`
+  ]
+  return out.join('\n') + '\n'
+}

@@ -1,0 +1,90 @@
+/**
+ * Seeds the benchmark's database before the server starts, from run.ts's own process (so the server's RSS
+ * is that of a server on a big table, not of the bulk load): both stores migrated, a public client each,
+ * a thousand users each, and the live tokens, in one transaction per table. The token table's secondary
+ * indexes are dropped for the load and re-created from their own definitions at the end of the same
+ * transaction: building an index once is much faster than a million random insertions into it.
+ */
+import { hash } from 'node:crypto'
+import type BetterSqlite3 from 'better-sqlite3'
+import { sql, type Kysely } from 'kysely'
+import { createClient, KyselyStore, openDatabase } from '../lib/index.js'
+import { BENCH_USERS, benchRefreshHash, benchToken, benchTokenId, benchUserId, TOKEN_FILL } from './tokens.js'
+
+const DAY_MS = 86_400_000
+/** Any argon2 string: the seeded users never log in. */
+const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$YmVuY2hzYWx0$YmVuY2hoYXNo'
+
+/** The tables to seed: a table prefix and how many tokens. */
+export interface SeedPlan {
+  prefix: string
+  tokens: number
+}
+
+/** Migrates, creates a client and users, and inserts the tokens of each plan; returns the seconds each took. */
+export async function seedDatabase (url: string, plans: SeedPlan[]): Promise<number[]> {
+  const { db, dialect, sqlite } = await openDatabase(url)
+  try {
+    const seconds: number[] = []
+    for (const { prefix, tokens } of plans) {
+      const started = performance.now()
+      const store = new KyselyStore({ db, tablePrefix: prefix })
+      await store.migrate()
+      const { client } = await createClient(store, { name: 'example public client', type: 'public' })
+      const now = Date.now()
+      await db.insertInto(`${prefix}users`).values(Array.from({ length: BENCH_USERS }, (_, u) => ({
+        id: benchUserId(u), username: benchUserId(u), username_key: benchUserId(u), password_hash: DUMMY_HASH, created_at: now
+      }))).execute()
+      if (dialect === 'sqlite') seedSqlite(sqlite as unknown as BetterSqlite3.Database, prefix, client.id, tokens, now)
+      else await seedPostgres(db, prefix, client.id, tokens, now)
+      seconds.push((performance.now() - started) / 1000)
+    }
+    return seconds
+  } finally {
+    await db.destroy()
+  }
+}
+
+function seedSqlite (raw: BetterSqlite3.Database, prefix: string, clientId: string, tokens: number, now: number): void {
+  // This short-lived connection may use memory freely and need not wait for the disk; a rollback journal
+  // (of the few pages that existed) instead of a WAL spares writing the whole table twice. The server's
+  // openDatabase() turns WAL on again.
+  raw.pragma('journal_mode = DELETE')
+  raw.pragma('cache_size = -524288')
+  raw.pragma('synchronous = OFF')
+  const table = `${prefix}tokens`
+  const indexes = raw.prepare("select name, sql from sqlite_master where type = 'index' and tbl_name = ? and sql is not null")
+    .all(table) as Array<{ name: string, sql: string }>
+  const insert = raw.prepare(`insert into "${table}" (id, family_id, parent_id, client_id, user_id, scopes,
+    access_token_hash, refresh_token_hash, access_expires_at, refresh_expires_at, expires_at, created_at)
+    values (?, ?, null, ?, ?, 'read write', ?, ?, ?, ?, ?, ?)`)
+  raw.transaction(() => {
+    for (const { name } of indexes) raw.exec(`drop index "${name}"`)
+    for (let i = 0; i < tokens; i++) {
+      const id = benchTokenId(i)
+      insert.run(id, id, clientId, benchUserId(i % BENCH_USERS), hash('sha256', benchToken(i), 'hex'),
+        benchRefreshHash(i), now + DAY_MS, now + 30 * DAY_MS, now + 30 * DAY_MS, now)
+    }
+    for (const index of indexes) raw.exec(index.sql)
+  })()
+  raw.exec(`analyze "${table}"`)
+}
+
+/** The same rows in one `INSERT … SELECT` over `generate_series`, the tokens derived in SQL as in tokens.ts. */
+async function seedPostgres (db: Kysely<any>, prefix: string, clientId: string, tokens: number, now: number): Promise<void> {
+  const table = `${prefix}tokens`
+  await db.transaction().execute(async (trx) => {
+    const { rows: indexes } = await sql<{ indexname: string, indexdef: string }>`select indexname, indexdef from pg_indexes
+      where tablename = ${table} and indexname not like '%_pkey'`.execute(trx)
+    for (const { indexname } of indexes) await sql`drop index ${sql.id(indexname)}`.execute(trx)
+    await sql`insert into ${sql.table(table)} (id, family_id, parent_id, client_id, user_id, scopes,
+        access_token_hash, refresh_token_hash, access_expires_at, refresh_expires_at, expires_at, created_at)
+      select id, id, null, ${clientId}, 'bench-user-' || lpad((i % ${BENCH_USERS})::text, 4, '0'), 'read write',
+        encode(sha256(convert_to(lpad(i::text, 10, '0') || ${TOKEN_FILL}, 'UTF8')), 'hex'),
+        rpad('refresh-' || lpad(i::text, 10, '0'), 64, '0'),
+        ${now + DAY_MS}::bigint, ${now + 30 * DAY_MS}::bigint, ${now + 30 * DAY_MS}::bigint, ${now}::bigint
+      from (select i, 'bench-' || lpad(i::text, 8, '0') as id from generate_series(0, ${tokens - 1}::bigint) as i) as s`.execute(trx)
+    for (const { indexdef } of indexes) await sql.raw(indexdef).execute(trx)
+  })
+  await sql`analyze ${sql.table(table)}`.execute(db)
+}

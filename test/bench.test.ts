@@ -1,0 +1,189 @@
+/**
+ * The benchmark's pure parts: its statistics, its targets and its report. Nothing here is timed: the
+ * benchmark itself (`npm run bench`) measures; this file proves its arithmetic and its output.
+ */
+import t from 'tap'
+import {
+  allTargets, databaseTargets, formatReport, num, routeRatios, RSS_NOISE, table,
+  type DatabaseReport, type Report, type RouteRound
+} from '../bench/report.js'
+import {
+  checkTarget, cpuMicrosPerRequest, median, percentile, ratio, ratios, sampleIndexes, seededRandom, summarizeLatencies
+} from '../bench/stats.js'
+
+t.test('median, percentile and ratios', async (t) => {
+  t.ok(Number.isNaN(median([])))
+  t.equal(median([3, 1, 2]), 2)
+  t.equal(median([4, 1, 3, 2]), 2.5)
+  t.equal(median([5]), 5)
+  const values = [5, 1, 4, 2, 3]
+  median(values)
+  t.same(values, [5, 1, 4, 2, 3], 'the input is left unsorted')
+
+  t.ok(Number.isNaN(percentile([], 50)))
+  const hundred = Array.from({ length: 100 }, (_, i) => 100 - i)
+  t.equal(percentile(hundred, 50), 50)
+  t.equal(percentile(hundred, 99), 99)
+  t.equal(percentile(hundred, 100), 100)
+  t.equal(percentile([7, 9], 1), 7, 'nearest rank: at least the first value')
+  t.equal(percentile([1, 2, 3], 99.9), 3)
+
+  t.equal(ratio(3, 2), 1.5)
+  t.ok(Number.isNaN(ratio(1, 0)))
+  t.ok(Number.isNaN(ratio(Number.NaN, 1)))
+  t.ok(Number.isNaN(ratio(1, Number.POSITIVE_INFINITY)))
+  t.same(ratios([2, 9], [1, 3]), [2, 3])
+  t.throws(() => ratios([1], [1, 2]), RangeError)
+})
+
+t.test('latency summaries and CPU per request', async (t) => {
+  t.same(summarizeLatencies([0.5, 2, 1, 10]), { count: 4, p50: 1, p99: 10, max: 10 })
+  const empty = summarizeLatencies([])
+  t.equal(empty.count, 0)
+  t.ok(Number.isNaN(empty.p50) && Number.isNaN(empty.p99) && Number.isNaN(empty.max))
+  t.equal(cpuMicrosPerRequest({ user: 1000, system: 500 }, { user: 3000, system: 1500 }, 100), 30)
+  t.ok(Number.isNaN(cpuMicrosPerRequest({ user: 0, system: 0 }, { user: 1, system: 1 }, 0)), 'no requests: no figure')
+})
+
+t.test('targets: at most, at least, and no number meets nothing', async (t) => {
+  t.match(checkTarget('x', 1.25, 'max', 1.25), { name: 'x', value: 1.25, target: 1.25, kind: 'max', met: true })
+  t.equal(checkTarget('x', 1.26, 'max', 1.25).met, false)
+  t.equal(checkTarget('y', 0.85, 'min', 0.85).met, true)
+  t.equal(checkTarget('y', 0.84, 'min', 0.85).met, false)
+  t.equal(checkTarget('z', Number.NaN, 'max', 1).met, false)
+  t.equal(checkTarget('z', Number.NaN, 'min', 1).met, false)
+})
+
+t.test('the seeded random draws are repeatable and in range', async (t) => {
+  const a = sampleIndexes(1000, 50, seededRandom(42))
+  t.same(a, sampleIndexes(1000, 50, seededRandom(42)))
+  t.notSame(a, sampleIndexes(1000, 50, seededRandom(43)))
+  t.ok(a.every((i) => Number.isInteger(i) && i >= 0 && i < 50))
+  t.ok(new Set(a).size > 40, 'spread over the range')
+})
+
+function round (rate: number, cpuMicros: number, unexpected = 0): RouteRound {
+  return { rate, p50: 0.5, p99: 2, cpuMicros, unexpected }
+}
+
+function database (dialect: 'sqlite' | 'postgres', full: boolean): DatabaseReport {
+  const rounds = [
+    { open: round(1000, 20), protected: round(900, 24), cached: round(980, 21) },
+    { open: round(1100, 20), protected: round(800, 30, 2), cached: round(1000, 22) },
+    { open: round(1000, 10), protected: round(900, 12), cached: round(990, 10) }
+  ]
+  const report: DatabaseReport = {
+    dialect,
+    seed: { tokens: 1_000_000, seconds: 12.34 },
+    routes: { rounds, ...routeRatios(rounds) },
+    tableSize: { smallTokens: 10_000, largeTokens: 1_000_000, activeTokens: 1000, small: [10, 11], large: [11, 12], ratio: 1.09, smallCpu: 9.5, largeCpu: 10.5, uniform: { small: 12, large: 18 } }
+  }
+  if (full) {
+    report.logins = { concurrency: 2, ceiling: [100, 110], logins: [90, 99], ratio: 0.9, eventLoopMsPerLogin: 0.456, cpuMsPerVerify: 15.2, cpuMsPerLogin: 16.04, unexpected: 0 }
+    report.storm = {
+      offeredRate: 190,
+      rampSeconds: 4,
+      timeoutSeconds: 10,
+      idle: { count: 800, p50: 0.6, p99: 1.5, max: 3 },
+      during: { count: 800, p50: 0.9, p99: 3.3, max: 9 },
+      p99Ratio: 2.2,
+      storm: { responses: 1500, ok: 700, shed: 800, other: 0, timeouts: 0, errors: 0, shedLatency: { count: 800, p50: 0.4, p99: 1.2, max: 2 } }
+    }
+    report.memory = { afterSeed: 100 * 2 ** 20, rounds: [120 * 2 ** 20, 121 * 2 ** 20], afterRun: 122 * 2 ** 20, growth: 2 ** 20 }
+  }
+  return report
+}
+
+t.test('routeRatios: medians of the per-round ratios', async (t) => {
+  const { routes } = database('sqlite', false)
+  t.equal(routes.cpuRatio, 1.2, 'median of 1.2, 1.5, 1.2')
+  t.equal(routes.cpuRatioCached, 1.05, 'median of 1.05, 1.1, 1')
+  t.equal(routes.rateRatio, 0.9, 'median of 0.9, 0.727…, 0.9')
+  t.equal(routes.rateRatioCached, 0.98)
+})
+
+t.test('the targets of one database, and of a run', async (t) => {
+  const short = databaseTargets('PostgreSQL', database('postgres', false))
+  t.same(short.map((c) => [c.name, c.met]), [
+    ['PostgreSQL (a) protected/open CPU per request, no cache', true],
+    ['PostgreSQL (a) protected/open CPU per request, cache', true],
+    ['PostgreSQL (a) protected/open requests/s, cache', true],
+    ['PostgreSQL (d) check cost, large/small table', true]
+  ])
+  const full = databaseTargets('SQLite', database('sqlite', true))
+  t.same(full.slice(4).map((c) => [c.name, c.value, c.met]), [
+    ['SQLite (b) logins/ceiling', 0.9, true],
+    ['SQLite (c) protected p99 storm/idle', 2.2, true],
+    ['SQLite (c) storm timeouts', 0, true],
+    ['SQLite (e) RSS growth across rounds (fraction)', 1 / 120, true]
+  ])
+  t.ok(1 / 120 <= RSS_NOISE)
+  t.equal(allTargets({ sqlite: database('sqlite', true), postgres: { skipped: 'none here' } }).length, 8)
+  t.equal(allTargets({ sqlite: database('sqlite', true), postgres: database('postgres', false) }).length, 12)
+})
+
+t.test('numbers and tables', async (t) => {
+  t.equal(num(1.23456, 2), '1.23')
+  t.equal(num(1234.5), '1235')
+  t.equal(num(Number.NaN), '-')
+  t.equal(table([['name', 'value'], ['a', '1.5'], ['long name', '-'], ['b', '12 MiB']]), [
+    'name       value',
+    '---------  ------',
+    'a             1.5',
+    'long name       -',
+    'b          12 MiB'
+  ].join('\n'))
+  t.equal(table([['1', 'x']]), '1  x\n-  -', 'the first column and text stay left-aligned')
+  t.equal(table([]), '\n', 'no rows: an empty header and rule')
+})
+
+t.test('the report: readable tables, every section, and the targets', async (t) => {
+  const sqlite = database('sqlite', true)
+  const base: Report = {
+    machine: { date: '2026-11-27T22:00:00.000Z', node: 'v20.20.2', platform: 'linux 6.1', cpus: 2, cpuModel: 'AMD EPYC', memoryGiB: 24, loadAverage: [1, 0.5, 0.25] },
+    settings: { quick: false, tokens: 1_000_000, smallTokens: 10_000, roundSeconds: 2, rounds: 3, connections: 10, tokenCache: { max: 10_000, ttl: 5 } },
+    sqlite,
+    postgres: { skipped: 'PostgreSQL binaries not found' },
+    targets: [],
+    seconds: 150.4
+  }
+  base.targets = allTargets(base)
+  base.targets[0] = { ...base.targets[0] as Report['targets'][number], value: 2, met: false }
+  const text = formatReport(base)
+  for (const expected of [
+    '# fastify-oauth2-server benchmark',
+    '2026-11-27T22:00:00.000Z; Node v20.20.2 on linux 6.1, 2 × AMD EPYC, 24 GiB; load average at start 1.00 0.50 0.25',
+    'full run: 3 rounds of 2 s per route, 10 connections; token cache { max: 10000, ttl: 5 }',
+    '## SQLite: 1,000,000 live tokens seeded in 12.3 s',
+    'GET /ping (open)        1000    0.50    2.00        20.0        0',
+    'GET /me (no cache)       900    0.50    2.00        24.0        2',
+    'protected/open CPU per request         1.200  1.050',
+    '(d) bearer check, one at a time, 1,000 active tokens drawn at random from the table',
+    'large  1,000,000            11.50           10.50                       18.00',
+    'large/small: 1.090 (each check a new token: 1.500)',
+    '(b) password logins vs raw argon2 verify, concurrency 2',
+    'logins/ceiling: 0.900; non-200 logins: 0',
+    'server CPU per raw verify 15.20 ms, per login 16.04 ms; event loop busy per login 0.46 ms',
+    '(c) GET /me latency, idle vs during a login storm offered at 190 req/s (probe after 4 s)',
+    'during the storm    0.90    3.30    9.00',
+    'storm: 1500 answers: 700 200, 800 503 (p99 1.2 ms), 0 other; 0 timeouts (> 10 s), 0 errors',
+    'server started on the seeded database  100.0 MiB',
+    'after round 2 of (a)                   121.0 MiB',
+    'growth from the first to the last round: 1.0 MiB',
+    '## PostgreSQL: skipped (PostgreSQL binaries not found)',
+    'SQLite (a) protected/open CPU per request, no cache  2.000  ≤ 1.25  NO',
+    'SQLite (b) logins/ceiling                            0.900  ≥ 0.85  yes',
+    '7 of 8 targets met; the run took 150 s.'
+  ]) {
+    t.ok(text.includes(expected), expected)
+  }
+  t.ok(text.endsWith('\n'))
+
+  const quick: Report = { ...base, settings: { ...base.settings, quick: true }, postgres: database('postgres', false) }
+  quick.sqlite = { ...sqlite, storm: { ...sqlite.storm as NonNullable<DatabaseReport['storm']>, storm: { ...sqlite.storm!.storm, shed: 0, shedLatency: null } } }
+  const quickText = formatReport(quick)
+  t.ok(quickText.includes('quick run: 3 rounds'))
+  t.ok(quickText.includes('## PostgreSQL: 1,000,000 live tokens seeded in 12.3 s'))
+  t.ok(quickText.includes('storm: 1500 answers: 700 200, 0 503, 0 other; 0 timeouts (> 10 s), 0 errors'), 'no 503s: no 503 latency')
+  t.notOk(quickText.split('## PostgreSQL')[1]?.includes('(b) password logins'), 'PostgreSQL runs (a) and (d) only')
+})

@@ -1,0 +1,111 @@
+/** Brute-force defence: failed logins per (username, IP) and per IP, sign-ups per IP; state in the store. */
+import Fastify from 'fastify'
+import t from 'tap'
+import type { OAuth2ServerOptions } from '../lib/index.js'
+import { buildApp, T0, type TestApp } from './fixtures/app.js'
+import { forEachStore } from './fixtures/stores.js'
+
+const ATTACKER = '203.0.113.7'
+const OTHER = '198.51.100.20'
+
+function loginFrom (ctx: TestApp, ip: string, username: string, password: string) {
+  return ctx.app.inject({
+    method: 'POST',
+    url: '/o/token/',
+    remoteAddress: ip,
+    payload: { grant_type: 'password', username, password, client_id: ctx.publicId }
+  })
+}
+
+forEachStore(t, async (t, open) => {
+  const limits = { loginFailuresPerUser: 5, loginFailuresPerIp: 50, signUpsPerIp: 10, window: 900 }
+
+  t.test('a password-guessing loop gets 429 after the limit; another user from another IP logs in', async (t) => {
+    const ctx = await buildApp(t, { store: await open(t), throttle: limits })
+    await ctx.signUp('victim', 'correct-horse')
+    await ctx.signUp('bystander', 'battery-staple')
+    const answers = []
+    for (let i = 0; i < 8; i++) answers.push(await loginFrom(ctx, ATTACKER, 'victim', `guess-${i}`))
+    t.same(answers.map((r) => r.statusCode), [400, 400, 400, 400, 400, 429, 429, 429])
+    const throttled = answers[5]!
+    t.same(throttled.json(), { error: 'slow_down', error_description: 'Too many attempts: retry later.' })
+    t.equal(throttled.headers['retry-after'], '900')
+    t.equal(throttled.headers['cache-control'], 'no-store')
+    t.equal((await loginFrom(ctx, ATTACKER, 'victim', 'correct-horse')).statusCode, 429, 'even the right password, while throttled')
+    t.equal((await loginFrom(ctx, OTHER, 'bystander', 'battery-staple')).statusCode, 200, 'another user from another IP')
+    t.equal((await loginFrom(ctx, OTHER, 'victim', 'correct-horse')).statusCode, 200, 'the victim from another IP')
+
+    ctx.advance(901)
+    t.equal((await loginFrom(ctx, ATTACKER, 'victim', 'correct-horse')).statusCode, 200, 'the window has passed')
+  })
+
+  t.test('an unknown username is throttled exactly like a known one', async (t) => {
+    const ctx = await buildApp(t, { store: await open(t), throttle: limits })
+    await ctx.signUp('victim', 'correct-horse')
+    const known = []
+    const unknown = []
+    for (let i = 0; i < 6; i++) {
+      known.push(await loginFrom(ctx, ATTACKER, 'victim', 'wrong'))
+      unknown.push(await loginFrom(ctx, ATTACKER, 'nobody', 'wrong'))
+    }
+    t.same(known.map((r) => [r.statusCode, r.body, r.headers['retry-after']]), unknown.map((r) => [r.statusCode, r.body, r.headers['retry-after']]))
+  })
+
+  t.test('a successful login clears the (username, IP) failures', async (t) => {
+    const ctx = await buildApp(t, { store: await open(t), throttle: limits })
+    await ctx.signUp('pony', 'djangsta-secret')
+    for (let i = 0; i < 4; i++) await loginFrom(ctx, ATTACKER, 'pony', 'wrong')
+    t.equal((await loginFrom(ctx, ATTACKER, 'PONY', 'djangsta-secret')).statusCode, 200, 'the key is the normalized username')
+    for (let i = 0; i < 4; i++) t.equal((await loginFrom(ctx, ATTACKER, 'pony', 'wrong')).statusCode, 400)
+  })
+
+  t.test('failures per IP across usernames', async (t) => {
+    const ctx = await buildApp(t, { store: await open(t), throttle: { ...limits, loginFailuresPerIp: 3 } })
+    await ctx.signUp('pony', 'djangsta-secret')
+    for (const name of ['a', 'b', 'c']) t.equal((await loginFrom(ctx, ATTACKER, name, 'x')).statusCode, 400)
+    t.equal((await loginFrom(ctx, ATTACKER, 'pony', 'djangsta-secret')).statusCode, 429)
+    t.equal((await loginFrom(ctx, OTHER, 'pony', 'djangsta-secret')).statusCode, 200)
+  })
+
+  t.test('sign-ups per IP: 429 past the limit, nothing stored', async (t) => {
+    const ctx = await buildApp(t, { store: await open(t), throttle: { ...limits, signUpsPerIp: 2 } })
+    const signUp = (ip: string, username: string) => ctx.app.inject({
+      method: 'POST', url: '/sign_up/', remoteAddress: ip, payload: { username, password: 'djangsta-secret' }
+    })
+    t.equal((await signUp(ATTACKER, 'one')).statusCode, 201)
+    t.equal((await signUp(ATTACKER, 'two')).statusCode, 201)
+    const third = await signUp(ATTACKER, 'three')
+    t.equal(third.statusCode, 429)
+    t.equal(third.json().error, 'slow_down')
+    t.ok(Number(third.headers['retry-after']) > 0)
+    t.equal(await ctx.store.findUserByUsernameKey('three'), null)
+    t.equal((await signUp(OTHER, 'four')).statusCode, 201)
+  })
+
+  t.test('the state is in the store: it holds across two server instances', async (t) => {
+    const store = await open(t)
+    const a = await buildApp(t, { store, throttle: limits })
+    const b = Fastify()
+    t.teardown(() => b.close())
+    // The same clock as `a`'s (buildApp's fixed T0).
+    await b.register((await import('../lib/index.js')).default, { store, throttle: limits, now: () => T0 } satisfies OAuth2ServerOptions)
+    await a.signUp('pony', 'djangsta-secret')
+    for (let i = 0; i < 5; i++) await loginFrom(a, ATTACKER, 'pony', 'wrong')
+    const onB = await b.inject({
+      method: 'POST', url: '/o/token/', remoteAddress: ATTACKER,
+      payload: { grant_type: 'password', username: 'pony', password: 'djangsta-secret', client_id: a.publicId }
+    })
+    t.equal(onB.statusCode, 429)
+  })
+})
+
+t.test('throttle: false turns the defence off', async (t) => {
+  const ctx = await buildApp(t, { throttle: false })
+  await ctx.signUp('pony', 'djangsta-secret')
+  for (let i = 0; i < 7; i++) t.equal((await loginFrom(ctx, ATTACKER, 'pony', 'wrong')).statusCode, 400)
+})
+
+t.test('the example server reads THROTTLE=off (documented for load tests only)', async (t) => {
+  const source = await import('node:fs/promises').then((fs) => fs.readFile(new URL('../examples/server.ts', import.meta.url), 'utf8'))
+  t.match(source, /process\.env\.THROTTLE === 'off' \? false : undefined/)
+})

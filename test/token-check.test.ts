@@ -1,0 +1,179 @@
+/**
+ * The fast bearer check of KyselyStore: `findByAccessTokenHash` compiled once; on SQLite (with the
+ * `sqlite` option) prepared once on the raw better-sqlite3 connection; on PostgreSQL (with the `pgPool`
+ * option) a named prepared statement. Without the options it runs the compiled query through Kysely: the
+ * store contract suites on SQLite and PostgreSQL cover that path.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sql } from 'kysely'
+import t from 'tap'
+import type { Test } from 'tap'
+import { KyselyStore, openDatabase, type PgPool, type SqliteHandle } from '../lib/index.js'
+import { buildApp, loggedIn } from './fixtures/app.js'
+import { startPostgres } from './fixtures/postgres.js'
+import { makeClient, makeToken, makeUser, storeContract } from './fixtures/store-contract.js'
+import type { StoreUnderTest } from './fixtures/store-contract.js'
+
+async function openFastStore (url: string, cleanup: () => void = () => {}): Promise<StoreUnderTest> {
+  const { db, sqlite } = await openDatabase(url)
+  const store = new KyselyStore({ db, sqlite })
+  await store.migrate()
+  return {
+    store,
+    close: async () => {
+      await db.destroy()
+      cleanup()
+    }
+  }
+}
+
+/** A handle that counts the statements prepared on it. */
+function countingHandle (handle: SqliteHandle): { handle: SqliteHandle, prepared: string[] } {
+  const prepared: string[] = []
+  return {
+    prepared,
+    handle: {
+      prepare (source) {
+        prepared.push(source)
+        return handle.prepare(source)
+      }
+    }
+  }
+}
+
+async function sqliteMemory (t: Test): Promise<{ db: Awaited<ReturnType<typeof openDatabase>>['db'], sqlite: SqliteHandle }> {
+  const { db, sqlite } = await openDatabase('sqlite::memory:')
+  t.teardown(async () => await db.destroy())
+  t.ok(sqlite, 'openDatabase hands out the SQLite connection')
+  return { db, sqlite: sqlite as SqliteHandle }
+}
+
+t.test('the store contract holds with the fast path: SQLite in memory', async (t) => {
+  storeContract(t, async () => await openFastStore('sqlite::memory:'))
+})
+
+t.test('the store contract holds with the fast path: SQLite file (WAL)', async (t) => {
+  storeContract(t, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oauth2-fast-'))
+    return await openFastStore(`sqlite:${join(dir, 'oauth2.db')}`, () => rmSync(dir, { recursive: true, force: true }))
+  })
+})
+
+t.test('the lookup is prepared once, on first use, and answers as the Kysely query does', async (t) => {
+  const { db, sqlite } = await sqliteMemory(t)
+  const { handle, prepared } = countingHandle(sqlite)
+  const fast = new KyselyStore({ db, sqlite: handle })
+  const plain = new KyselyStore({ db })
+  t.same(prepared, [], 'the constructor touches no table')
+  await t.rejects(fast.findByAccessTokenHash('x'), /no such table/, 'before migrate(): the database error')
+  await fast.migrate()
+
+  const user = makeUser('pony')
+  const client = makeClient()
+  await fast.createUser(user)
+  await fast.createClient(client)
+  const token = makeToken(client.id, user.id)
+  const clientToken = makeToken(client.id, null, { refreshTokenHash: null, refreshExpiresAt: null })
+  await fast.createToken(token)
+  await fast.createToken(clientToken)
+
+  for (const hash of [token.accessTokenHash, clientToken.accessTokenHash, 'unknown']) {
+    t.same(await fast.findByAccessTokenHash(hash), await plain.findByAccessTokenHash(hash), hash)
+  }
+  t.match(await fast.findByAccessTokenHash(token.accessTokenHash), { token: { id: token.id, rotatedAt: null }, user: { id: user.id, username: 'pony' } })
+  await fast.revokeToken(token.id, 5)
+  t.match(await fast.findByAccessTokenHash(token.accessTokenHash), { token: { revokedAt: 5 } }, 'sees writes made through Kysely')
+  t.equal(prepared.length, 2, 'one failed prepare before migrate(), then one prepare for every later call')
+  t.match(prepared[1], /"oauth2_tokens"/, 'the prepared SQL names the prefixed table')
+  // A bare parameter would make SQLite prepare the statement again for every hash once ANALYZE has run.
+  t.match(prepared[1], /= cast\(\? as text\)$/, 'the hash is compared through cast()')
+  await sql`analyze`.execute(db)
+  t.match(await fast.findByAccessTokenHash(clientToken.accessTokenHash), { token: { id: clientToken.id }, user: null }, 'after ANALYZE')
+})
+
+t.test('the prepared lookup honours the table prefix', async (t) => {
+  const { db, sqlite } = await sqliteMemory(t)
+  const acme = new KyselyStore({ db, sqlite, tablePrefix: 'acme_' })
+  const other = new KyselyStore({ db, sqlite, tablePrefix: 'other_' })
+  await acme.migrate()
+  await other.migrate()
+  const client = makeClient()
+  await acme.createClient(client)
+  const token = makeToken(client.id, null)
+  await acme.createToken(token)
+  t.match(await acme.findByAccessTokenHash(token.accessTokenHash), { token: { id: token.id }, user: null })
+  t.equal(await other.findByAccessTokenHash(token.accessTokenHash), null)
+})
+
+t.test('the "sqlite" and "pgPool" options must be a better-sqlite3 connection and a pg Pool', async (t) => {
+  const { db } = await sqliteMemory(t)
+  for (const bad of [null, 'sqlite', {}, { prepare: 'no', query: 'no' }]) {
+    t.throws(() => new KyselyStore({ db, sqlite: bad as unknown as SqliteHandle }), {
+      name: 'TypeError',
+      message: 'KyselyStore: option "sqlite" must be the better-sqlite3 Database under "db"'
+    }, String(JSON.stringify(bad)))
+    t.throws(() => new KyselyStore({ db, pgPool: bad as unknown as PgPool }), {
+      name: 'TypeError',
+      message: 'KyselyStore: option "pgPool" must be the pg Pool under "db"'
+    }, String(JSON.stringify(bad)))
+  }
+})
+
+t.test('PostgreSQL with the pool: the contract holds, and stores with two prefixes share one pool', async (t) => {
+  const server = await startPostgres(t)
+  if (server === null) return
+  const { db, pgPool, sqlite } = await openDatabase(server.url)
+  t.teardown(async () => await db.destroy())
+  t.ok(pgPool, 'openDatabase hands out the pool')
+  t.equal(sqlite, undefined)
+  let n = 0
+  storeContract(t, async () => {
+    const store = new KyselyStore({ db, pgPool, tablePrefix: `fast${n++}_` })
+    await store.migrate()
+    return { store, close: async () => {} }
+  })
+  t.test('two prefixes, one pool: each store its own statement', async (t) => {
+    const stores = [new KyselyStore({ db, pgPool, tablePrefix: 'pga_' }), new KyselyStore({ db, pgPool, tablePrefix: 'pgb_' })]
+    for (const store of stores) await store.migrate()
+    for (const store of stores) {
+      const client = makeClient()
+      await store.createClient(client)
+      const token = makeToken(client.id, null)
+      await store.createToken(token)
+      // Several lookups, so that every connection of the pool has prepared both statements.
+      for (let i = 0; i < 12; i++) t.match(await store.findByAccessTokenHash(token.accessTokenHash), { token: { id: token.id } })
+      const other = stores.find((s) => s !== store) as KyselyStore
+      t.equal(await other.findByAccessTokenHash(token.accessTokenHash), null)
+    }
+  })
+})
+
+t.test('the guard on the fast path: login, protected route, revocation', async (t) => {
+  const { db, sqlite } = await sqliteMemory(t)
+  const store = new KyselyStore({ db, sqlite })
+  await store.migrate()
+  const ctx = await buildApp(t, { store })
+  const tokens = await loggedIn(ctx)
+  const ok = await ctx.me(tokens.access_token)
+  t.equal(ok.statusCode, 200)
+  t.match(ok.json(), { user: { username: 'pony' } })
+  const user = await store.findUserByUsernameKey('pony')
+  t.equal(await ctx.app.oauth2.revokeUserTokens(user!.id), 1)
+  const revoked = await ctx.me(tokens.access_token)
+  t.equal(revoked.statusCode, 401)
+  t.equal(revoked.json().error, 'invalid_token')
+})
+
+t.test('openDatabase gives a SQLite file a 64 MiB page cache (in memory: better-sqlite3\'s default)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'oauth2-fast-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const cacheSize = async (url: string): Promise<unknown> => {
+    const { db, sqlite } = await openDatabase(url)
+    t.teardown(async () => await db.destroy())
+    return (sqlite as unknown as { pragma: (source: string, options: { simple: true }) => unknown }).pragma('cache_size', { simple: true })
+  }
+  t.equal(await cacheSize(`sqlite:${join(dir, 'oauth2.db')}`), -65_536)
+  t.equal(await cacheSize('sqlite::memory:'), -16_000, 'better-sqlite3\'s default')
+})
