@@ -7,7 +7,6 @@ declare module 'autocannon' {
     path?: string
     headers?: Record<string, string>
     body?: string
-    setupRequest?: (request: AutocannonRequest, context: Record<string, unknown>) => AutocannonRequest
   }
 
   interface AutocannonOptions {

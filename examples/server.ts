@@ -12,8 +12,9 @@ const databaseUrl = process.env.DATABASE_URL ?? 'sqlite:./data/oauth2.sqlite'
 const port = Number(process.env.PORT ?? 3000)
 const host = process.env.HOST ?? '127.0.0.1'
 
-const { db } = await openDatabase(databaseUrl)
-const store = new KyselyStore({ db })
+// The raw handles let the store prepare the per-request token lookup once.
+const { db, sqlite, pgPool } = await openDatabase(databaseUrl)
+const store = new KyselyStore({ db, sqlite, pgPool })
 await store.migrate()
 
 // THROTTLE=off turns the brute-force defence off: for load tests and black-box test runs only.

@@ -115,8 +115,10 @@ export interface OAuth2ServerOptions extends UsersOption, DecoratorOption {
   /** Longest accepted username, in characters. Default `150` (Django's), at most `1024`. */
   usernameMaxLength?: number
   /**
-   * Bounds on password hashing: `concurrency` (default: the number of CPUs), `maxQueue` (default `256`,
-   * enough for a burst of 100 concurrent logins to wait rather than fail), `retryAfter` seconds (default `1`).
+   * Bounds on password hashing: `concurrency` (default: one less than the CPUs, at most one less than
+   * libuv's thread pool `UV_THREADPOOL_SIZE` (4 unless set), at least 1; see `defaultHashingConcurrency`),
+   * `maxQueue` (default `256`, enough for a burst of 100 concurrent logins to wait rather than fail),
+   * `retryAfter` seconds (default `1`).
    */
   hashing?: Partial<HashingLimits>
   /**
@@ -256,6 +258,17 @@ function object (option: string, value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>
 }
 
+/**
+ * The default `hashing.concurrency`: a CPU fewer than the machine has, so that the event loop keeps a core
+ * for every other route while logins saturate the rest (on two cores a second hash adds next to no logins
+ * per second: the event loop and the memory-hard hashes compete for the same cores and caches); and a
+ * thread fewer than libuv's pool (argon2 runs there), so that file and DNS work never waits behind hashes.
+ * At least 1. Raise `UV_THREADPOOL_SIZE` (before the process starts) to let many cores hash at once.
+ */
+export function defaultHashingConcurrency (cpus = availableParallelism(), threadPool = Number(process.env.UV_THREADPOOL_SIZE) || 4): number {
+  return Math.max(1, Math.min(cpus - 1, threadPool - 1))
+}
+
 /** Longest `tokenCache.ttl`, in seconds: the cache is for short trust, not a second token store. */
 export const MAX_TOKEN_CACHE_TTL = 300
 
@@ -335,7 +348,7 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
     usernameMaxLength: integer('usernameMaxLength', opts.usernameMaxLength, 150, 1, MAX_USERNAME_LENGTH),
     throttle: opts.throttle === false ? null : resolveThrottle(object('throttle', opts.throttle)),
     hashing: Object.freeze({
-      concurrency: integer('hashing.concurrency', hashing.concurrency, Math.max(1, availableParallelism()), 1),
+      concurrency: integer('hashing.concurrency', hashing.concurrency, defaultHashingConcurrency(), 1),
       maxQueue: integer('hashing.maxQueue', hashing.maxQueue, 256, 0),
       retryAfter: integer('hashing.retryAfter', hashing.retryAfter, 1, 0)
     }),

@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions, type LightMyR
 import t, { type Test } from 'tap'
 import oauth2, { createClient, MemoryStore, OAuth2ConfigError, type OAuth2ServerOptions, type OAuth2Store } from '../lib/index.js'
 import { hashToken } from '../lib/crypto/tokens.js'
-import { resolveOptions } from '../lib/options.js'
+import { defaultHashingConcurrency, resolveOptions } from '../lib/options.js'
 import { buildApp, loggedIn, T0 } from './fixtures/app.js'
 
 const FORM = 'application/x-www-form-urlencoded'
@@ -162,7 +162,14 @@ t.test('resolveOptions: options that are not an object, the defaults, and a froz
     bodyLimit: 16_384,
     now: Date.now
   })
-  t.ok(resolved.hashing.concurrency >= 1)
+  t.equal(resolved.hashing.concurrency, defaultHashingConcurrency())
+  // A core left to the event loop, a thread of libuv's pool left to file and DNS work, never below 1.
+  t.equal(defaultHashingConcurrency(1, 4), 1)
+  t.equal(defaultHashingConcurrency(2, 4), 1)
+  t.equal(defaultHashingConcurrency(8, 4), 3)
+  t.equal(defaultHashingConcurrency(8, 16), 7)
+  t.equal(defaultHashingConcurrency(16, 1), 1)
+  t.ok(defaultHashingConcurrency() >= 1)
   for (const part of [resolved, resolved.scopes, resolved.defaultScopes, resolved.routes, resolved.passwordPolicy, resolved.hashing]) {
     t.ok(Object.isFrozen(part), 'frozen')
   }

@@ -166,14 +166,16 @@ t.test('the guard on the fast path: login, protected route, revocation', async (
   t.equal(revoked.json().error, 'invalid_token')
 })
 
-t.test('openDatabase gives a SQLite file a 64 MiB page cache (in memory: better-sqlite3\'s default)', async (t) => {
+t.test('openDatabase: a SQLite file gets a 64 MiB page cache and no fsync per commit (in memory: the defaults)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'oauth2-fast-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const cacheSize = async (url: string): Promise<unknown> => {
+  const settings = async (url: string): Promise<unknown[]> => {
     const { db, sqlite } = await openDatabase(url)
     t.teardown(async () => await db.destroy())
-    return (sqlite as unknown as { pragma: (source: string, options: { simple: true }) => unknown }).pragma('cache_size', { simple: true })
+    const pragma = (name: string): unknown =>
+      (sqlite as unknown as { pragma: (source: string, options: { simple: true }) => unknown }).pragma(name, { simple: true })
+    return [pragma('cache_size'), pragma('synchronous'), pragma('journal_mode')]
   }
-  t.equal(await cacheSize(`sqlite:${join(dir, 'oauth2.db')}`), -65_536)
-  t.equal(await cacheSize('sqlite::memory:'), -16_000, 'better-sqlite3\'s default')
+  t.same(await settings(`sqlite:${join(dir, 'oauth2.db')}`), [-65_536, 1, 'wal'], '64 MiB, NORMAL, WAL')
+  t.same(await settings('sqlite::memory:'), [-16_000, 2, 'memory'], 'better-sqlite3\'s defaults: 16 MB, FULL')
 })

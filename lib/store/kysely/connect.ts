@@ -38,8 +38,9 @@ const SQLITE_CACHE_KIB = 65_536
 /**
  * Opens a database from a URL:
  * - `sqlite:<path>`: a SQLite file through better-sqlite3 (its directory is created if missing), in WAL
- *   mode, waiting up to 5 s for another connection's lock, with foreign keys enforced and a page cache of
- *   up to 64 MiB; `sqlite::memory:` for a private in-memory database. The connection itself is returned
+ *   mode with `synchronous = NORMAL` (no fsync at each commit: a power loss may undo the last commits),
+ *   waiting up to 5 s for another connection's lock, with foreign keys enforced and a page cache of up to
+ *   64 MiB; `sqlite::memory:` for a private in-memory database. The connection itself is returned
  *   as `sqlite`, for `KyselyStore`'s fast bearer check.
  * - `postgres://…` or `postgresql://…`: a pool of PostgreSQL connections through the optional `pg`
  *   package. An idle connection that fails (a server restart) is dropped from the pool with a process
@@ -84,6 +85,10 @@ function openSqlite (path: string): Database.Database {
   // WAL lets readers run beside the one writer; an in-memory database has no journal file to share.
   if (!memory) {
     database.pragma('journal_mode = WAL')
+    // In WAL mode NORMAL syncs at checkpoints rather than at every commit (SQLite's advice for WAL): a
+    // commit no longer blocks the event loop on an fsync (the token endpoint writes on every login). A
+    // process crash loses nothing; a power loss or OS crash may undo the last commits, never corrupt.
+    database.pragma('synchronous = NORMAL')
     database.pragma(`cache_size = -${SQLITE_CACHE_KIB}`)
   }
   database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`)
