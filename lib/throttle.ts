@@ -19,8 +19,11 @@ export class Throttle {
     this.#now = now
   }
 
-  /** Refuses a login attempt (429) when its (username, IP) or its IP has failed too often. */
-  async checkLogin (usernameKey: string, ip: string): Promise<void> {
+  /**
+   * Refuses a login attempt (429) when its (username, IP) or its IP has failed too often. Resolves with
+   * whether the (username, IP) has failures on record: only then has a successful login anything to clear.
+   */
+  async checkLogin (usernameKey: string, ip: string): Promise<boolean> {
     const now = this.#now()
     const [user, address] = await Promise.all([
       this.#store.getThrottle(userKey(usernameKey, ip), now),
@@ -28,6 +31,7 @@ export class Throttle {
     ])
     this.#refuseOver(user, this.#limits.loginFailuresPerUser, now)
     this.#refuseOver(address, this.#limits.loginFailuresPerIp, now)
+    return user !== null
   }
 
   /** Counts a failed login against its (username, IP) and its IP. */

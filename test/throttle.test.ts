@@ -59,6 +59,37 @@ forEachStore(t, async (t, open) => {
     for (let i = 0; i < 4; i++) t.equal((await loginFrom(ctx, ATTACKER, 'pony', 'wrong')).statusCode, 400)
   })
 
+  t.test('a login writes its token, and clears throttle state only when there are failures to forget', async (t) => {
+    const store = await open(t)
+    const writes: string[] = []
+    const watched = new Set(['createToken', 'hitThrottle', 'clearThrottle'])
+    // The store's own methods (bound: they use private fields), with the writes recorded by name.
+    const spy = new Proxy(store, {
+      get (target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown
+        if (typeof value !== 'function') return value
+        return (...args: unknown[]) => {
+          if (watched.has(String(name))) writes.push(String(name))
+          return (value as (...a: unknown[]) => unknown).apply(target, args)
+        }
+      }
+    })
+    const ctx = await buildApp(t, { store: spy, throttle: limits })
+    await ctx.signUp('pony', 'djangsta-secret')
+    writes.length = 0
+    t.equal((await loginFrom(ctx, ATTACKER, 'pony', 'djangsta-secret')).statusCode, 200)
+    t.same(writes, ['createToken'], 'no failures on record: the token is the only write')
+    writes.length = 0
+    t.equal((await loginFrom(ctx, ATTACKER, 'pony', 'wrong')).statusCode, 400)
+    t.same(writes, ['hitThrottle', 'hitThrottle'], 'a failure counts against the (username, IP) and the IP')
+    writes.length = 0
+    t.equal((await loginFrom(ctx, ATTACKER, 'pony', 'djangsta-secret')).statusCode, 200)
+    t.same(writes, ['clearThrottle', 'createToken'], 'the failure is forgotten at the next success')
+    writes.length = 0
+    t.equal((await loginFrom(ctx, ATTACKER, 'pony', 'djangsta-secret')).statusCode, 200)
+    t.same(writes, ['createToken'])
+  })
+
   t.test('failures per IP across usernames', async (t) => {
     const ctx = await buildApp(t, { store: await open(t), throttle: { ...limits, loginFailuresPerIp: 3 } })
     await ctx.signUp('pony', 'djangsta-secret')

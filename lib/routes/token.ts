@@ -135,14 +135,15 @@ export function tokenRoute (app: FastifyInstance, options: ResolvedOptions, hash
     const scopes = grantScopes(body.scope, client, options)
     // Throttled before any hash is computed, the same way for known and unknown usernames.
     const throttleKey = usernameKey(username)
-    await throttle?.checkLogin(throttleKey, ip)
+    const hadFailures = await throttle?.checkLogin(throttleKey, ip) ?? false
     // Unknown user or wrong password: the same answer after the same work (see UserDirectory.logIn).
     const userId = await users.logIn(username, password)
     if (userId === null) {
       await throttle?.loginFailed(throttleKey, ip)
       throw invalidCredentials()
     }
-    await throttle?.loginSucceeded(throttleKey, ip)
+    // Most logins have no failures to forget: their only write is the token's.
+    if (hadFailures) await throttle?.loginSucceeded(throttleKey, ip)
     const { record, response } = issue({
       clientId: client.id,
       userId,
