@@ -87,6 +87,14 @@ interface PreparedLookup {
 
 const TABLE_PREFIX_PATTERN = /^[a-z_][a-z0-9_]*$/i
 
+/** The tables whose rows expire: the column that identifies a row, and the one holding when it ends. */
+const EXPIRING_TABLES = {
+  tokens: { key: 'id', endsAt: 'expires_at' },
+  throttles: { key: 'key', endsAt: 'reset_at' }
+} as const
+
+type ExpiringTable = keyof typeof EXPIRING_TABLES
+
 /**
  * The reference store, on any database Kysely reaches: tested on SQLite (better-sqlite3) and PostgreSQL.
  * Call `migrate()` once before use (at start-up, or from a deploy step): it creates or updates the
@@ -352,13 +360,7 @@ export class KyselyStore implements OAuth2Store {
    * `expires_at` (the later expiry, stored on insert) has passed, found through its index.
    */
   async deleteExpiredTokens (now: number, limit: number): Promise<number> {
-    const batch = Math.ceil(limit)
-    // SQLite reads a negative LIMIT as none at all.
-    if (!(batch > 0)) return 0
-    const result = await this.#db.deleteFrom('tokens')
-      .where('id', 'in', (eb) => eb.selectFrom('tokens').select('id').where('expires_at', '<', now).limit(batch))
-      .executeTakeFirst()
-    return Number(result.numDeletedRows)
+    return await this.#deleteExpired('tokens', now, limit)
   }
 
   /** Counts a hit in one upsert: a new or ended window restarts at 1, otherwise the counter grows. */
@@ -392,10 +394,20 @@ export class KyselyStore implements OAuth2Store {
 
   /** Deletes up to `limit` ended counters. */
   async deleteExpiredThrottles (now: number, limit: number): Promise<number> {
+    return await this.#deleteExpired('throttles', now, limit)
+  }
+
+  /**
+   * Deletes up to `limit` (rounded up) rows of `table` that ended before `now`, picked by key in a
+   * subquery since PostgreSQL has no `DELETE … LIMIT`. Returns how many it deleted.
+   */
+  async #deleteExpired (table: ExpiringTable, now: number, limit: number): Promise<number> {
     const batch = Math.ceil(limit)
+    // SQLite reads a negative LIMIT as none at all.
     if (!(batch > 0)) return 0
-    const result = await this.#db.deleteFrom('throttles')
-      .where('key', 'in', (eb) => eb.selectFrom('throttles').select('key').where('reset_at', '<', now).limit(batch))
+    const { key, endsAt } = EXPIRING_TABLES[table]
+    const result = await this.#db.deleteFrom(table)
+      .where(key, 'in', (eb) => eb.selectFrom(table).select(key).where(endsAt, '<', now).limit(batch))
       .executeTakeFirst()
     return Number(result.numDeletedRows)
   }
