@@ -9,6 +9,23 @@ export function bodyString (maxLength: number): { type: 'string', maxLength: num
   return { type: 'string', maxLength }
 }
 
+/** A string parameter of a body schema, with what it is for. */
+export interface DescribedString { type: 'string', maxLength: number, description: string }
+
+/**
+ * The body's client credentials (RFC 6749 §2.3.1), last in the body schema of each route a client
+ * authenticates on. The descriptions default to the token endpoint's wording.
+ */
+export function clientCredentialsProperties (
+  clientIdDescription = 'The client, unless it authenticates with HTTP Basic.',
+  clientSecretDescription = 'A confidential client\'s secret, unless sent with HTTP Basic.'
+): { client_id: DescribedString, client_secret: DescribedString } {
+  return {
+    client_id: { ...bodyString(256), description: clientIdDescription },
+    client_secret: { ...bodyString(512), description: clientSecretDescription }
+  }
+}
+
 /**
  * The URLs a route answers on: its path, and the path without (or with) its trailing slash, unless the
  * app's router already treats both as one.

@@ -1,19 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { authenticateClient } from '../auth/client-auth.js'
+import { authenticateClient, type ClientParameters } from '../auth/client-auth.js'
 import { tokenUserResolver } from '../auth/user-directory.js'
 import { hashToken } from '../crypto/tokens.js'
 import { OAuth2Error } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
 import type { TokenRecord } from '../store/store.js'
-import { bodyString, routePaths } from './common.js'
+import { bodyString, clientCredentialsProperties, routePaths } from './common.js'
 import { CONSUMES, documented, NO_STORE_HEADERS, OPENAPI_TAG, responses } from './openapi.js'
 
 /** The introspection endpoint's parameters (RFC 7662 §2.1, client authentication per RFC 6749 §2.3.1). */
-export interface IntrospectRequestBody {
+export interface IntrospectRequestBody extends ClientParameters {
   token?: string
   token_type_hint?: string
-  client_id?: string
-  client_secret?: string
 }
 
 /** RFC 7662 §2.2: an active access token's metadata, or only `active: false`. */
@@ -37,8 +35,7 @@ export const introspectBodySchema = {
   properties: {
     token: { ...bodyString(512), description: 'The access token to describe.' },
     token_type_hint: { ...bodyString(64), description: 'Accepted and ignored: only access tokens are described.' },
-    client_id: { ...bodyString(256), description: 'The confidential client, unless it authenticates with HTTP Basic.' },
-    client_secret: { ...bodyString(512), description: 'Its secret, unless sent with HTTP Basic.' }
+    ...clientCredentialsProperties('The confidential client, unless it authenticates with HTTP Basic.', 'Its secret, unless sent with HTTP Basic.')
   }
 } as const
 

@@ -1,19 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { authenticateClient } from '../auth/client-auth.js'
+import { authenticateClient, type ClientParameters } from '../auth/client-auth.js'
 import { TokenCache } from '../auth/token-cache.js'
 import { hashToken } from '../crypto/tokens.js'
 import { OAuth2Error } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
 import type { ClientRecord, TokenRecord } from '../store/store.js'
-import { bodyString, routePaths } from './common.js'
+import { bodyString, clientCredentialsProperties, routePaths } from './common.js'
 import { CONSUMES, documented, NO_STORE_HEADERS, OPENAPI_TAG, responses } from './openapi.js'
 
 /** The revocation endpoint's parameters (RFC 7009 §2.1, client authentication per RFC 6749 §2.3.1). */
-export interface RevokeRequestBody {
+export interface RevokeRequestBody extends ClientParameters {
   token?: string
   token_type_hint?: string
-  client_id?: string
-  client_secret?: string
 }
 
 export const revokeBodySchema = {
@@ -21,8 +19,7 @@ export const revokeBodySchema = {
   properties: {
     token: { ...bodyString(512), description: 'The access or refresh token to revoke.' },
     token_type_hint: { ...bodyString(64), description: '`access_token` or `refresh_token`: where to look first.' },
-    client_id: { ...bodyString(256), description: 'The client, unless it authenticates with HTTP Basic.' },
-    client_secret: { ...bodyString(512), description: 'A confidential client\'s secret, unless sent with HTTP Basic.' }
+    ...clientCredentialsProperties()
   }
 } as const
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { authenticateClient } from '../auth/client-auth.js'
+import { authenticateClient, type ClientParameters } from '../auth/client-auth.js'
 import { TokenCache } from '../auth/token-cache.js'
 import { userDirectory } from '../auth/user-directory.js'
 import { generateToken, hashToken } from '../crypto/tokens.js'
@@ -11,18 +11,16 @@ import { grantScopes, narrowScopes } from '../scopes.js'
 import type { ClientRecord, GrantType, NewToken } from '../store/store.js'
 import { throttleFor } from '../throttle.js'
 import { usernameKey } from '../users.js'
-import { bodyString, routePaths } from './common.js'
+import { bodyString, clientCredentialsProperties, routePaths } from './common.js'
 import { CONSUMES, documented, NO_STORE_HEADERS, OPENAPI_TAG, responses } from './openapi.js'
 
 /** The token endpoint's parameters (RFC 6749 §4.3.2, §6, §2.3.1). */
-export interface TokenRequestBody {
+export interface TokenRequestBody extends ClientParameters {
   grant_type?: string
   username?: string
   password?: string
   refresh_token?: string
   scope?: string
-  client_id?: string
-  client_secret?: string
 }
 
 /** The successful token response (RFC 6749 §5.1), in Django OAuth Toolkit's field order. */
@@ -44,8 +42,7 @@ export const tokenBodySchema = {
     password: { ...bodyString(4096), description: 'The password grant: the password.' },
     refresh_token: { ...bodyString(512), description: 'The refresh_token grant: the refresh token to exchange.' },
     scope: { ...bodyString(1024), description: 'Space-separated scopes; default: the default scopes (refresh: the same).' },
-    client_id: { ...bodyString(256), description: 'The client, unless it authenticates with HTTP Basic.' },
-    client_secret: { ...bodyString(512), description: 'A confidential client\'s secret, unless sent with HTTP Basic.' }
+    ...clientCredentialsProperties()
   }
 } as const
 
