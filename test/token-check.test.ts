@@ -14,20 +14,7 @@ import { KyselyStore, openDatabase, type PgPool, type SqliteHandle } from '../li
 import { buildApp, loggedIn } from './fixtures/app.js'
 import { startPostgres } from './fixtures/postgres.js'
 import { makeClient, makeToken, makeUser, storeContract } from './fixtures/store-contract.js'
-import type { StoreUnderTest } from './fixtures/store-contract.js'
-
-async function openFastStore (url: string, cleanup: () => void = () => {}): Promise<StoreUnderTest> {
-  const { db, sqlite } = await openDatabase(url)
-  const store = new KyselyStore({ db, sqlite })
-  await store.migrate()
-  return {
-    store,
-    close: async () => {
-      await db.destroy()
-      cleanup()
-    }
-  }
-}
+import { openSqliteStore } from './fixtures/stores.js'
 
 /** A handle that counts the statements prepared on it. */
 function countingHandle (handle: SqliteHandle): { handle: SqliteHandle, prepared: string[] } {
@@ -51,14 +38,11 @@ async function sqliteMemory (t: Test): Promise<{ db: Awaited<ReturnType<typeof o
 }
 
 t.test('the store contract holds with the fast path: SQLite in memory', async (t) => {
-  storeContract(t, async () => await openFastStore('sqlite::memory:'))
+  storeContract(t, async () => await openSqliteStore('memory', { fastPath: true }))
 })
 
 t.test('the store contract holds with the fast path: SQLite file (WAL)', async (t) => {
-  storeContract(t, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'oauth2-fast-'))
-    return await openFastStore(`sqlite:${join(dir, 'oauth2.db')}`, () => rmSync(dir, { recursive: true, force: true }))
-  })
+  storeContract(t, async () => await openSqliteStore('file', { fastPath: true }))
 })
 
 t.test('the lookup is prepared once, on first use, and answers as the Kysely query does', async (t) => {
