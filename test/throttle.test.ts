@@ -3,6 +3,7 @@ import Fastify from 'fastify'
 import t from 'tap'
 import type { OAuth2ServerOptions } from '../lib/index.js'
 import { buildApp, T0, type TestApp } from './fixtures/app.js'
+import { startExampleServer, type ExampleServer } from './fixtures/example-server.js'
 import { forEachStore } from './fixtures/stores.js'
 
 const ATTACKER = '203.0.113.7'
@@ -136,7 +137,24 @@ t.test('throttle: false turns the defence off', async (t) => {
   for (let i = 0; i < 7; i++) t.equal((await loginFrom(ctx, ATTACKER, 'pony', 'wrong')).statusCode, 400)
 })
 
-t.test('the example server reads THROTTLE=off (documented for load tests only)', async (t) => {
-  const source = await import('node:fs/promises').then((fs) => fs.readFile(new URL('../examples/server.ts', import.meta.url), 'utf8'))
-  t.match(source, /process\.env\.THROTTLE === 'off' \? false : undefined/)
+t.test('the example server: THROTTLE=off lets a burst of failed logins through; without it the burst gets 429', async (t) => {
+  // Both servers start at once: starting one (tsx compiling it) takes a few seconds.
+  const [off, on] = await Promise.all([startExampleServer(t, { THROTTLE: 'off' }), startExampleServer(t)])
+  const burst = async (server: ExampleServer): Promise<Array<[number, string]>> => {
+    const post = async (path: string, body: URLSearchParams): Promise<Response> =>
+      await fetch(`${server.url}${path}`, { method: 'POST', body })
+    t.equal((await post('/sign_up/', new URLSearchParams({ username: 'pony', password: 'djangsta-secret' }))).status, 201, 'sign-up')
+    const answers: Array<[number, string]> = []
+    // Twice the default limit of failures per (username, IP).
+    for (let i = 0; i < 10; i++) {
+      const response = await post('/o/token/', new URLSearchParams({ grant_type: 'password', username: 'pony', password: `guess-${i}`, client_id: server.clientId }))
+      answers.push([response.status, (await response.json() as { error: string }).error])
+    }
+    return answers
+  }
+  const failed: [number, string] = [400, 'invalid_grant']
+  const throttled: [number, string] = [429, 'slow_down']
+  t.same(await burst(off), Array(10).fill(failed), 'THROTTLE=off: every guess is checked')
+  t.same(await burst(on), [...Array(5).fill(failed), ...Array(5).fill(throttled)], 'by default: 429 after five failures')
+  for (const server of [off, on]) t.equal(await server.stop(), 0, 'SIGTERM: the server closes and exits with 0')
 })
