@@ -31,7 +31,7 @@ tarball_name="$(tail -n 1 <<<"$tarball_name")"
 tarball="$scratch/$tarball_name"
 [ -f "$tarball" ] || fail "npm pack produced no tarball"
 listing="$(tar -tzf "$tarball")"
-for required in package/package.json package/README.md package/CHANGELOG.md package/dist/index.js \
+for required in package/package.json package/README.md package/CHANGELOG.md package/LICENSE package/dist/index.js \
   package/dist/index.d.ts package/dist/types.d.ts package/dist/cli/index.js; do
   grep -qx "$required" <<<"$listing" || fail "the tarball lacks $required"
 done
