@@ -38,6 +38,9 @@ done
 if grep -E '^package/(lib|test|examples|\.ci|\.tap|data|node_modules)/' <<<"$listing"; then
   fail "the tarball carries files that are not meant to be published (above)"
 fi
+if grep -E '\.map$' <<<"$listing"; then
+  fail "the tarball carries source maps (above): they point at lib/, which is not published"
+fi
 head -n 1 "$repo/dist/cli/index.js" | grep -qx '#!/usr/bin/env node' || fail "dist/cli/index.js has no node shebang"
 step "$tarball_name: $(wc -l <<<"$listing") files"
 
