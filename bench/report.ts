@@ -18,13 +18,18 @@ export interface RouteRound {
 
 /** (a) open route vs protected route, without and with the token cache, alternating for several rounds. */
 export interface RoutesSection {
-  rounds: Array<{ open: RouteRound, protected: RouteRound, cached: RouteRound }>
+  rounds: Array<{ open: RouteRound, protected: RouteRound, cached: RouteRound, floor: RouteRound }>
   /** Median over rounds of protected/open CPU per request. */
   cpuRatio: number
   cpuRatioCached: number
   /** Median over rounds of protected/open requests per second. */
   rateRatio: number
   rateRatioCached: number
+  /**
+   * Median over rounds of floor/open CPU per request: `GET /me-floor` reads and hashes the token like
+   * the guard, then answers like `GET /me`, with no lookup. The least any hash-keyed check can cost.
+   */
+  cpuRatioFloor: number
 }
 
 /** (b) logins per second against the raw argon2 verification rate at the same concurrency. */
@@ -119,14 +124,18 @@ export interface Report {
 /** Relative RSS growth across the sustained rounds that still counts as noise. */
 export const RSS_NOISE = 0.05
 
+/** The routes of (a). */
+export type Route = keyof RoutesSection['rounds'][number]
+
 /** The medians of per-round ratios of (a). */
-export function routeRatios (rounds: RoutesSection['rounds']): Pick<RoutesSection, 'cpuRatio' | 'cpuRatioCached' | 'rateRatio' | 'rateRatioCached'> {
-  const pick = (route: 'open' | 'protected' | 'cached', field: 'cpuMicros' | 'rate'): number[] => rounds.map((round) => round[route][field])
+export function routeRatios (rounds: RoutesSection['rounds']): Omit<RoutesSection, 'rounds'> {
+  const pick = (route: Route, field: 'cpuMicros' | 'rate'): number[] => rounds.map((round) => round[route][field])
   return {
     cpuRatio: median(ratios(pick('protected', 'cpuMicros'), pick('open', 'cpuMicros'))),
     cpuRatioCached: median(ratios(pick('cached', 'cpuMicros'), pick('open', 'cpuMicros'))),
     rateRatio: median(ratios(pick('protected', 'rate'), pick('open', 'rate'))),
-    rateRatioCached: median(ratios(pick('cached', 'rate'), pick('open', 'rate')))
+    rateRatioCached: median(ratios(pick('cached', 'rate'), pick('open', 'rate'))),
+    cpuRatioFloor: median(ratios(pick('floor', 'cpuMicros'), pick('open', 'cpuMicros')))
   }
 }
 
@@ -188,11 +197,11 @@ function latencyCells (summary: LatencySummary): string[] {
 function databaseText (name: string, report: DatabaseReport): string {
   const out: string[] = [`## ${name}: ${report.seed.tokens.toLocaleString('en-US')} live tokens seeded in ${num(report.seed.seconds, 1)} s`]
   const { routes } = report
-  const medianOf = (route: 'open' | 'protected' | 'cached', field: keyof RouteRound): number => median(routes.rounds.map((r) => r[route][field]))
+  const medianOf = (route: Route, field: keyof RouteRound): number => median(routes.rounds.map((r) => r[route][field]))
   out.push('', '(a) open vs protected route, medians of ' + String(routes.rounds.length) + ' alternating rounds', table([
     ['route', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'non-200'],
-    ...(['open', 'protected', 'cached'] as const).map((route) => [
-      { open: 'GET /ping (open)', protected: 'GET /me (no cache)', cached: 'GET /me (token cache)' }[route],
+    ...(['open', 'protected', 'cached', 'floor'] as const).map((route) => [
+      { open: 'GET /ping (open)', protected: 'GET /me (no cache)', cached: 'GET /me (token cache)', floor: 'GET /me-floor (hash only)' }[route],
       num(medianOf(route, 'rate')), num(medianOf(route, 'p50'), 2), num(medianOf(route, 'p99'), 2),
       num(medianOf(route, 'cpuMicros'), 1), num(routes.rounds.reduce((n, r) => n + r[route].unexpected, 0))
     ])
@@ -200,7 +209,7 @@ function databaseText (name: string, report: DatabaseReport): string {
     ['ratio (median of per-round ratios)', 'no cache', 'cache'],
     ['protected/open CPU per request', num(routes.cpuRatio, 3), num(routes.cpuRatioCached, 3)],
     ['protected/open requests per second', num(routes.rateRatio, 3), num(routes.rateRatioCached, 3)]
-  ]))
+  ]), `floor/open CPU per request: ${num(routes.cpuRatioFloor, 3)} (a hook that only hashes the token, answering like GET /me)`)
   const size = report.tableSize
   out.push('', `(d) bearer check, one at a time, ${size.activeTokens.toLocaleString('en-US')} active tokens drawn at random from the table`, table([
     ['table', 'tokens', 'µs/check (wall)', 'µs/check (CPU)', 'µs/check, each a new token'],

@@ -8,8 +8,9 @@
  */
 import { verify } from '@node-rs/argon2'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
-import { buildExampleApp } from '../examples/app.js'
+import { buildExampleApp, meSchema } from '../examples/app.js'
 import { KyselyStore, openDatabase, type OAuth2ServerOptions, type OpenedDatabase } from '../lib/index.js'
+import { hashToken } from '../lib/crypto/tokens.js'
 import { resolveOptions } from '../lib/options.js'
 import { sampleIndexes, seededRandom } from './stats.js'
 import { benchToken } from './tokens.js'
@@ -67,6 +68,7 @@ async function open (args: { url: string, fastPath: boolean, tokenCache: { max: 
     await store.migrate()
     const { app, publicClientId } = await buildExampleApp(store, args.plugin, { logger: false })
     apps.push(app)
+    if (name === 'main') registerFloor(app)
     await app.ready()
     targets.set(name, { prefix, store, app, clientId: publicClientId, guard: app.oauth2.authenticate() })
   }
@@ -87,6 +89,25 @@ async function open (args: { url: string, fastPath: boolean, tokenCache: { max: 
     // The plugin's own value (its default unless --hashing-concurrency), for the ceiling of (b).
     hashingConcurrency: resolveOptions({ ...args.plugin, store: main.store }).hashing.concurrency
   }
+}
+
+const FLOOR_USER = Object.freeze({ id: 'floor', username: BENCH_USERNAME })
+
+/**
+ * `GET /me-floor`, the floor of (a): what any hash-keyed bearer check costs before it looks anything up.
+ * Its hook reads the Authorization header and hashes the token as the guard does, then sets a fixed user;
+ * the handler answers like `GET /me`. No store, no cache, no validation: the guard can only cost more.
+ */
+function registerFloor (app: FastifyInstance): void {
+  app.get('/me-floor', {
+    schema: { response: { 200: meSchema.response[200] } },
+    onRequest: async (request) => {
+      const header = request.headers.authorization
+      if (header === undefined) throw new Error('no Authorization header')
+      hashToken(header.slice(7))
+      request.user = { ...FLOOR_USER }
+    }
+  }, async (request) => ({ id: request.user?.id, username: request.user?.username }))
 }
 
 /** CPU time, RSS, and the event loop's busy milliseconds so far. */

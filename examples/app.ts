@@ -21,7 +21,8 @@ const pingSchema = {
   tags: ['Example'],
   response: { 200: { type: 'object', properties: { pong: { type: 'boolean' } } } }
 }
-const meSchema = {
+/** The schema of `GET /me` (the benchmark's reference route answers with the same shape). */
+export const meSchema = {
   summary: 'The caller (a guarded route)',
   tags: ['Example'],
   security: [{ bearer: [] }],

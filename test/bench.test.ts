@@ -68,9 +68,9 @@ function round (rate: number, cpuMicros: number, unexpected = 0): RouteRound {
 
 function database (dialect: 'sqlite' | 'postgres', full: boolean): DatabaseReport {
   const rounds = [
-    { open: round(1000, 20), protected: round(900, 24), cached: round(980, 21) },
-    { open: round(1100, 20), protected: round(800, 30, 2), cached: round(1000, 22) },
-    { open: round(1000, 10), protected: round(900, 12), cached: round(990, 10) }
+    { open: round(1000, 20), protected: round(900, 24), cached: round(980, 21), floor: round(990, 21) },
+    { open: round(1100, 20), protected: round(800, 30, 2), cached: round(1000, 22), floor: round(1000, 20.4) },
+    { open: round(1000, 10), protected: round(900, 12), cached: round(990, 10), floor: round(990, 10.4) }
   ]
   const report: DatabaseReport = {
     dialect,
@@ -100,6 +100,7 @@ t.test('routeRatios: medians of the per-round ratios', async (t) => {
   t.equal(routes.cpuRatioCached, 1.05, 'median of 1.05, 1.1, 1')
   t.equal(routes.rateRatio, 0.9, 'median of 0.9, 0.727…, 0.9')
   t.equal(routes.rateRatioCached, 0.98)
+  t.equal(routes.cpuRatioFloor, 1.04, 'median of 1.05, 1.02, 1.04')
 })
 
 t.test('the targets of one database, and of a run', async (t) => {
@@ -155,8 +156,10 @@ t.test('the report: readable tables, every section, and the targets', async (t) 
     '2026-11-27T22:00:00.000Z; Node v20.20.2 on linux 6.1, 2 × AMD EPYC, 24 GiB; load average at start 1.00 0.50 0.25',
     'full run: 3 rounds of 2 s per route, 10 connections; token cache { max: 10000, ttl: 5 }',
     '## SQLite: 1,000,000 live tokens seeded in 12.3 s',
-    'GET /ping (open)        1000    0.50    2.00        20.0        0',
-    'GET /me (no cache)       900    0.50    2.00        24.0        2',
+    'GET /ping (open)            1000    0.50    2.00        20.0        0',
+    'GET /me (no cache)           900    0.50    2.00        24.0        2',
+    'GET /me-floor (hash only)    990    0.50    2.00        20.4        0',
+    'floor/open CPU per request: 1.040 (a hook that only hashes the token, answering like GET /me)',
     'protected/open CPU per request         1.200  1.050',
     '(d) bearer check, one at a time, 1,000 active tokens drawn at random from the table',
     'large  1,000,000            11.50           10.50                       18.00',
