@@ -109,6 +109,36 @@ t.test('the store ignores the app instance\'s plugins (CamelCasePlugin)', async 
   t.same(await store.findByAccessTokenHash(token.accessTokenHash), { token: { ...token, rotatedAt: null, revokedAt: null }, user })
 })
 
+t.test('two connections migrating one fresh SQLite file at once both succeed, and migrate it once', async (t) => {
+  const url = `sqlite:${join(tempDir(t), 'fresh.db')}`
+  const opened = await Promise.all([openDatabase(url), openDatabase(url)])
+  t.teardown(async () => { for (const { db } of opened) await db.destroy() })
+  // One thread: a connection waiting for the other's lock blocks the loop the other needs to finish, so
+  // it waits briefly and gets SQLITE_BUSY, as a second process would once the first one commits.
+  for (const { sqlite } of opened) (sqlite as unknown as { pragma: (source: string) => unknown }).pragma('busy_timeout = 50')
+  const stores = opened.map(({ db }) => new KyselyStore({ db }))
+  const results = await Promise.allSettled(stores.map(async (store) => await store.migrate()))
+  t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled'])
+  const { rows } = await sql<{ name: string }>`select name from oauth2_migrations order by name`.execute(opened[0]!.db)
+  t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles'])
+  t.same(await tableNames(opened[1]!.db), [
+    'oauth2_clients', 'oauth2_migrations', 'oauth2_migrations_lock', 'oauth2_throttles', 'oauth2_tokens', 'oauth2_users'
+  ])
+})
+
+t.test('migrate() gives up with SQLITE_BUSY when another connection keeps the file locked', async (t) => {
+  const url = `sqlite:${join(tempDir(t), 'locked.db')}`
+  const holder = await openDatabase(url)
+  const migrating = await openDatabase(url)
+  t.teardown(async () => { await holder.db.destroy(); await migrating.db.destroy() })
+  ;(migrating.sqlite as unknown as { pragma: (source: string) => unknown }).pragma('busy_timeout = 10')
+  const raw = holder.sqlite as unknown as { exec: (source: string) => unknown }
+  raw.exec('begin immediate')
+  await t.rejects(new KyselyStore({ db: migrating.db }).migrate(), { code: 'SQLITE_BUSY' })
+  raw.exec('rollback')
+  t.same(await tableNames(migrating.db), [], 'nothing created')
+})
+
 t.test('migrate() rejects with the failing migration\'s error, changing nothing', async (t) => {
   const db = await memoryDb(t)
   await sql`create table oauth2_tokens (id text primary key)`.execute(db)

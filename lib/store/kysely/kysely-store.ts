@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises'
 import { Migrator, sql } from 'kysely'
 import type { CompiledQuery, Kysely } from 'kysely'
 import type {
@@ -87,6 +88,16 @@ interface PreparedLookup {
 
 const TABLE_PREFIX_PATTERN = /^[a-z_][a-z0-9_]*$/i
 
+/** How often `migrate()` tries when another connection holds the SQLite file, and its first wait. */
+const MIGRATE_ATTEMPTS = 5
+const MIGRATE_RETRY_MS = 100
+
+/** Whether `error` is SQLite's "database is locked" (`SQLITE_BUSY` and its extended codes). */
+function isSqliteBusy (error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY')
+}
+
 /** The tables whose rows expire: the column that identifies a row, and the one holding when it ends. */
 const EXPIRING_TABLES = {
   tokens: { key: 'id', endsAt: 'expires_at' },
@@ -163,6 +174,10 @@ export class KyselyStore implements OAuth2Store {
    * Creates or updates the store's tables by running every pending migration, recorded in
    * `{prefix}migrations`. Safe to run on every start: a no-op when nothing is pending. Rejects with the
    * migration's error when one fails.
+   *
+   * Several processes may start at once on one SQLite file, where Kysely's migration lock is a no-op:
+   * the one that finds the file locked by another's migration (`SQLITE_BUSY`) rolls back, waits, and
+   * tries again, and then finds the migrations done. PostgreSQL serialises migrations with a lock.
    */
   async migrate (): Promise<void> {
     const { tablePrefix } = this.#options
@@ -171,8 +186,12 @@ export class KyselyStore implements OAuth2Store {
       provider: new OAuth2MigrationProvider(tablePrefix),
       ...migrationTableNames(tablePrefix)
     })
-    const { error } = await migrator.migrateToLatest()
-    if (error !== undefined) throw error
+    for (let attempt = 1; ; attempt++) {
+      const { error } = await migrator.migrateToLatest()
+      if (error === undefined) return
+      if (attempt === MIGRATE_ATTEMPTS || !isSqliteBusy(error)) throw error
+      await delay(MIGRATE_RETRY_MS * attempt)
+    }
   }
 
   /** Inserts the user unless its `usernameKey` is taken (one `INSERT … ON CONFLICT DO NOTHING`). */
