@@ -186,12 +186,12 @@ export class KyselyStore implements OAuth2Store {
       provider: new OAuth2MigrationProvider(tablePrefix),
       ...migrationTableNames(tablePrefix)
     })
-    for (let attempt = 1; ; attempt++) {
-      const { error } = await migrator.migrateToLatest()
-      if (error === undefined) return
-      if (attempt === MIGRATE_ATTEMPTS || !isSqliteBusy(error)) throw error
+    let { error } = await migrator.migrateToLatest()
+    for (let attempt = 1; attempt < MIGRATE_ATTEMPTS && isSqliteBusy(error); attempt++) {
       await delay(MIGRATE_RETRY_MS * attempt)
+      ;({ error } = await migrator.migrateToLatest())
     }
+    if (error !== undefined) throw error
   }
 
   /** Inserts the user unless its `usernameKey` is taken (one `INSERT … ON CONFLICT DO NOTHING`). */
