@@ -118,6 +118,32 @@ t.test('PostgreSQL with the pool: the contract holds, and stores with two prefix
     await store.migrate()
     return { store, close: async () => {} }
   })
+  t.test('concurrent lookups: one query for the turn, each request its own token', async (t) => {
+    const queries: string[][] = []
+    // The pool as the store sees it, recording the hashes of each lookup query.
+    const counted = {
+      async query (config: { name: string, text: string, values: unknown[] }) {
+        queries.push(config.values[0] as string[])
+        return await pgPool!.query(config)
+      }
+    }
+    const store = new KyselyStore({ db, pgPool: counted, tablePrefix: 'pgbatch_' })
+    await store.migrate()
+    const client = makeClient()
+    await store.createClient(client)
+    const user = makeUser('pony')
+    await store.createUser(user)
+    const tokens = Array.from({ length: 5 }, (_, i) => makeToken(client.id, i % 2 === 0 ? user.id : null))
+    for (const token of tokens) await store.createToken(token)
+    const asked = [...tokens, ...tokens].map((token) => token.accessTokenHash).concat(['0'.repeat(64)])
+    const found = await Promise.all(asked.map(async (hash) => await store.findByAccessTokenHash(hash)))
+    const expected: Array<string | null> = [...tokens, ...tokens].map((token) => token.id)
+    t.same(found.map((f) => f?.token.id ?? null), [...expected, null], 'the unknown hash finds nothing')
+    t.same(found.map((f) => f?.user?.username ?? null), [...tokens, ...tokens].map((token) => token.userId === null ? null : 'pony').concat([null]))
+    t.equal(queries.length, 1, 'one query')
+    t.equal(queries[0]!.length, 6, 'each hash once')
+  })
+
   t.test('two prefixes, one pool: each store its own statement', async (t) => {
     const stores = [new KyselyStore({ db, pgPool, tablePrefix: 'pga_' }), new KyselyStore({ db, pgPool, tablePrefix: 'pgb_' })]
     for (const store of stores) await store.migrate()

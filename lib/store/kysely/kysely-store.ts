@@ -13,6 +13,7 @@ import type {
   UserRecord
 } from '../store.js'
 import { OAuth2MigrationProvider, migrationTableNames } from './migrations.js'
+import { PgLookupBatch } from './pg-lookup-batch.js'
 import { TablePrefixPlugin } from './table-prefix-plugin.js'
 import { DEFAULT_TABLE_PREFIX } from './tables.js'
 import type { ClientRow, NewClientRow, NewTokenRow, NewUserRow, OAuth2Tables, TokenRow, UserRow } from './tables.js'
@@ -41,7 +42,8 @@ export interface KyselyStoreOptions {
   /**
    * The `pg` Pool under `db`, when `db` is on PostgreSQL: `openDatabase` returns it as `pgPool`. With it
    * the bearer check runs as a named prepared statement, parsed and planned once per connection, instead
-   * of a query Kysely builds and PostgreSQL parses on every call. Leave it out behind a pooler that cannot
+   * of a query Kysely builds and PostgreSQL parses on every call, and the checks asked for in one turn of
+   * the event loop share one query (`= any($1)`), and one round trip. Leave it out behind a pooler that cannot
    * keep prepared statements (PgBouncer in transaction mode before 1.21). Without either option the check
    * runs a query compiled once, through `db`.
    */
@@ -126,9 +128,8 @@ export class KyselyStore implements OAuth2Store {
   /** The bearer lookup, compiled once (dialect, table prefix and all); each call only binds the hash. */
   readonly #accessTokenLookup: CompiledQuery<AccessTokenRow>
   readonly #sqlite: SqliteHandle | undefined
-  readonly #pgPool: PgPool | undefined
-  /** The prepared statement's name: one per table prefix, since pg refuses one name for two texts. */
-  readonly #pgStatementName: string
+  /** With `pgPool`: the bearer lookups of each event-loop turn, as one named prepared statement. */
+  readonly #pgLookups: PgLookupBatch<AccessTokenRow> | undefined
   /** The bearer lookup prepared on `#sqlite`, on first use (the tables may not exist before `migrate()`). */
   #accessTokenStatement: PreparedLookup | undefined
 
@@ -152,9 +153,7 @@ export class KyselyStore implements OAuth2Store {
       throw new TypeError('KyselyStore: option "pgPool" must be the pg Pool under "db"')
     }
     this.#sqlite = options.sqlite
-    this.#pgPool = options.pgPool
-    this.#pgStatementName = `${tablePrefix}find_by_access_token_hash`
-    this.#accessTokenLookup = this.#db.selectFrom('tokens')
+    const lookup = this.#db.selectFrom('tokens')
       .leftJoin('users', 'users.id', 'tokens.user_id')
       .selectAll('tokens')
       .select([
@@ -164,10 +163,16 @@ export class KyselyStore implements OAuth2Store {
         'users.password_hash as user__password_hash',
         'users.created_at as user__created_at'
       ])
-      // cast(): with SQLite's STAT4 statistics (after ANALYZE or `PRAGMA optimize`) a bare parameter
-      // compared with an indexed column makes SQLite prepare the statement again for every new value.
-      .where('tokens.access_token_hash', '=', sql<string>`cast(${''} as text)`)
-      .compile()
+    // cast(): with SQLite's STAT4 statistics (after ANALYZE or `PRAGMA optimize`) a bare parameter
+    // compared with an indexed column makes SQLite prepare the statement again for every new value.
+    this.#accessTokenLookup = lookup.where('tokens.access_token_hash', '=', sql<string>`cast(${''} as text)`).compile()
+    if (options.pgPool !== undefined) {
+      // Statement names per table prefix, since pg refuses one name for two texts.
+      const many = lookup.where('tokens.access_token_hash', '=', sql<string>`any(cast(${[]} as text[]))`).compile()
+      this.#pgLookups = new PgLookupBatch(options.pgPool,
+        { name: `${tablePrefix}find_by_access_token_hash`, text: this.#accessTokenLookup.sql },
+        { name: `${tablePrefix}find_by_access_token_hashes`, text: many.sql })
+    }
   }
 
   /**
@@ -271,7 +276,8 @@ export class KyselyStore implements OAuth2Store {
 
   /**
    * The per-request bearer check: one query, the token by its unique access hash joined to its user,
-   * compiled once. With `pgPool` it runs as a named prepared statement. With `sqlite` it runs through a
+   * compiled once. With `pgPool` it runs as a named prepared statement, for all the lookups asked for in
+   * the same event-loop turn at once (see `PgLookupBatch`). With `sqlite` it runs through a
    * statement prepared once on that connection, fetching an array rather than an object
    * (synchronously: better-sqlite3 blocks for the microseconds an indexed read takes, as it does for every
    * query of the store). Sharing the connection, it also sees the uncommitted writes of a transaction the
@@ -280,9 +286,8 @@ export class KyselyStore implements OAuth2Store {
    */
   async findByAccessTokenHash (accessTokenHash: string): Promise<AccessTokenLookup | null> {
     let row: AccessTokenRow | undefined
-    if (this.#pgPool !== undefined) {
-      const result = await this.#pgPool.query({ name: this.#pgStatementName, text: this.#accessTokenLookup.sql, values: [accessTokenHash] })
-      row = result.rows[0] as AccessTokenRow | undefined
+    if (this.#pgLookups !== undefined) {
+      row = await this.#pgLookups.find(accessTokenHash)
     } else if (this.#sqlite === undefined) {
       const result = await this.#plainDb.executeQuery<AccessTokenRow>({ ...this.#accessTokenLookup, parameters: [accessTokenHash] })
       row = result.rows[0]
