@@ -25,6 +25,9 @@ function countingHandle (handle: SqliteHandle): { handle: SqliteHandle, prepared
       prepare (source) {
         prepared.push(source)
         return handle.prepare(source)
+      },
+      get inTransaction () {
+        return handle.inTransaction
       }
     }
   }
@@ -43,6 +46,59 @@ t.test('the store contract holds with the fast path: SQLite in memory', async (t
 
 t.test('the store contract holds with the fast path: SQLite file (WAL)', async (t) => {
   storeContract(t, async () => await openSqliteStore('file', { fastPath: true }))
+})
+
+t.test('SQLite: the lookups of one turn share one read transaction, or the store\'s own', async (t) => {
+  const { db, sqlite } = await sqliteMemory(t)
+  const ran: string[] = []
+  // The connection, with every run of BEGIN or COMMIT and every lookup recorded.
+  const handle: SqliteHandle = {
+    prepare (source) {
+      const statement = sqlite.prepare(source)
+      const name = source.startsWith('select') ? 'get' : source
+      return new Proxy(statement, {
+        get (target, key) {
+          const value = Reflect.get(target, key) as unknown
+          if (key !== 'run' && key !== 'get') return typeof value === 'function' ? value.bind(target) : value
+          return (...args: unknown[]) => {
+            ran.push(name)
+            return (value as (...a: unknown[]) => unknown).apply(target, args)
+          }
+        }
+      })
+    },
+    get inTransaction () {
+      return sqlite.inTransaction
+    }
+  }
+  const store = new KyselyStore({ db, sqlite: handle })
+  await store.migrate()
+  const client = makeClient()
+  await store.createClient(client)
+  const tokens = [makeToken(client.id, null), makeToken(client.id, null)]
+  for (const token of tokens) await store.createToken(token)
+
+  const hashes = [tokens[0]!.accessTokenHash, tokens[1]!.accessTokenHash, 'unknown', tokens[0]!.accessTokenHash]
+  const found = await Promise.all(hashes.map(async (hash) => await store.findByAccessTokenHash(hash)))
+  t.same(found.map((f) => f?.token.id ?? null), [tokens[0]!.id, tokens[1]!.id, null, tokens[0]!.id])
+  t.same(ran, ['begin', 'get', 'get', 'get', 'commit'], 'three distinct hashes, one read transaction')
+
+  ran.length = 0
+  t.equal((await store.findByAccessTokenHash(tokens[1]!.accessTokenHash))?.token.id, tokens[1]!.id)
+  t.same(ran, ['get'], 'a lone lookup: no transaction of its own')
+
+  ran.length = 0
+  const inside = makeToken(client.id, null)
+  await db.transaction().execute(async (trx) => {
+    await trx.insertInto('oauth2_tokens').values({
+      id: inside.id, family_id: inside.familyId, parent_id: null, client_id: client.id, user_id: null, scopes: '',
+      access_token_hash: inside.accessTokenHash, refresh_token_hash: null, access_expires_at: inside.accessExpiresAt,
+      refresh_expires_at: null, expires_at: inside.accessExpiresAt, created_at: inside.createdAt
+    }).execute()
+    const both = await Promise.all([inside.accessTokenHash, tokens[0]!.accessTokenHash].map(async (hash) => await store.findByAccessTokenHash(hash)))
+    t.same(both.map((f) => f?.token.id), [inside.id, tokens[0]!.id], 'read inside the open transaction, its insert included')
+  })
+  t.same(ran, ['get', 'get'], 'no BEGIN inside the store\'s own transaction')
 })
 
 t.test('the lookup is prepared once, on first use, and answers as the Kysely query does', async (t) => {
@@ -69,7 +125,8 @@ t.test('the lookup is prepared once, on first use, and answers as the Kysely que
   t.match(await fast.findByAccessTokenHash(token.accessTokenHash), { token: { id: token.id, rotatedAt: null }, user: { id: user.id, username: 'pony' } })
   await fast.revokeToken(token.id, 5)
   t.match(await fast.findByAccessTokenHash(token.accessTokenHash), { token: { revokedAt: 5 } }, 'sees writes made through Kysely')
-  t.equal(prepared.length, 2, 'one failed prepare before migrate(), then one prepare for every later call')
+  t.same(prepared.map((source) => source.startsWith('select') ? 'lookup' : source), ['lookup', 'lookup', 'begin', 'commit'],
+    'one failed prepare before migrate(), then the lookup and its read transaction, once for every later call')
   t.match(prepared[1], /"oauth2_tokens"/, 'the prepared SQL names the prefixed table')
   // A bare parameter would make SQLite prepare the statement again for every hash once ANALYZE has run.
   t.match(prepared[1], /= cast\(\? as text\)$/, 'the hash is compared through cast()')

@@ -13,7 +13,7 @@ import type {
   UserRecord
 } from '../store.js'
 import { OAuth2MigrationProvider, migrationTableNames } from './migrations.js'
-import { PgLookupBatch } from './pg-lookup-batch.js'
+import { LookupBatch } from './lookup-batch.js'
 import { TablePrefixPlugin } from './table-prefix-plugin.js'
 import { DEFAULT_TABLE_PREFIX } from './tables.js'
 import type { ClientRow, NewClientRow, NewTokenRow, NewUserRow, OAuth2Tables, TokenRow, UserRow } from './tables.js'
@@ -34,16 +34,17 @@ export interface KyselyStoreOptions {
   /**
    * The better-sqlite3 `Database` under `db`, when `db` is on SQLite: `openDatabase` returns it as
    * `sqlite`. With it the per-request bearer check (`findByAccessTokenHash`) runs one statement prepared
-   * once, instead of a query that Kysely builds and better-sqlite3 prepares again on every call. It must
-   * be the very connection `db` uses, so that the check sees what the store's other queries see. Leave it
-   * out on PostgreSQL.
+   * once, instead of a query that Kysely builds and better-sqlite3 prepares again on every call, and the
+   * checks asked for in one turn of the event loop share one read transaction. It must be the very
+   * connection `db` uses, so that the check sees what the store's other queries see. Leave it out on
+   * PostgreSQL.
    */
   sqlite?: SqliteHandle
   /**
    * The `pg` Pool under `db`, when `db` is on PostgreSQL: `openDatabase` returns it as `pgPool`. With it
    * the bearer check runs as a named prepared statement, parsed and planned once per connection, instead
    * of a query Kysely builds and PostgreSQL parses on every call, and the checks asked for in one turn of
-   * the event loop share one query (`= any($1)`), and one round trip. Leave it out behind a pooler that cannot
+   * the event loop share one query (`= any($1)`) and one round trip. Leave it out behind a pooler that cannot
    * keep prepared statements (PgBouncer in transaction mode before 1.21). Without either option the check
    * runs a query compiled once, through `db`.
    */
@@ -61,11 +62,14 @@ export interface PgPool {
  */
 export interface SqliteHandle {
   prepare (source: string): SqliteStatement
+  /** Whether a transaction is open on the connection. */
+  readonly inTransaction: boolean
 }
 
 /** What `KyselyStore` uses of a better-sqlite3 `Statement`. */
 export interface SqliteStatement {
   get (...parameters: unknown[]): unknown
+  run (...parameters: unknown[]): unknown
   raw (toggle?: boolean): unknown
   columns (): Array<{ name: string }>
 }
@@ -82,10 +86,15 @@ type AccessTokenRow = TokenRow & {
 /** Where each column of the bearer lookup sits in a row fetched as an array. */
 type ColumnPositions = Record<keyof AccessTokenRow, number>
 
-/** The bearer lookup prepared once on the raw SQLite connection, fetching arrays (cheaper than objects). */
+/**
+ * The bearer lookup prepared once on the raw SQLite connection, fetching arrays (cheaper than objects),
+ * and the statements of the read transaction that several lookups share.
+ */
 interface PreparedLookup {
   statement: SqliteStatement
   at: ColumnPositions
+  begin: SqliteStatement
+  commit: SqliteStatement
 }
 
 const TABLE_PREFIX_PATTERN = /^[a-z_][a-z0-9_]*$/i
@@ -128,8 +137,8 @@ export class KyselyStore implements OAuth2Store {
   /** The bearer lookup, compiled once (dialect, table prefix and all); each call only binds the hash. */
   readonly #accessTokenLookup: CompiledQuery<AccessTokenRow>
   readonly #sqlite: SqliteHandle | undefined
-  /** With `pgPool`: the bearer lookups of each event-loop turn, as one named prepared statement. */
-  readonly #pgLookups: PgLookupBatch<AccessTokenRow> | undefined
+  /** With `pgPool` or `sqlite`: the bearer lookups of each event-loop turn, fetched together. */
+  readonly #lookups: LookupBatch<AccessTokenRow> | undefined
   /** The bearer lookup prepared on `#sqlite`, on first use (the tables may not exist before `migrate()`). */
   #accessTokenStatement: PreparedLookup | undefined
 
@@ -167,11 +176,20 @@ export class KyselyStore implements OAuth2Store {
     // compared with an indexed column makes SQLite prepare the statement again for every new value.
     this.#accessTokenLookup = lookup.where('tokens.access_token_hash', '=', sql<string>`cast(${''} as text)`).compile()
     if (options.pgPool !== undefined) {
-      // Statement names per table prefix, since pg refuses one name for two texts.
-      const many = lookup.where('tokens.access_token_hash', '=', sql<string>`any(cast(${[]} as text[]))`).compile()
-      this.#pgLookups = new PgLookupBatch(options.pgPool,
-        { name: `${tablePrefix}find_by_access_token_hash`, text: this.#accessTokenLookup.sql },
-        { name: `${tablePrefix}find_by_access_token_hashes`, text: many.sql })
+      const pool = options.pgPool
+      // Named prepared statements, one name per table prefix since pg refuses one name for two texts. A
+      // lone lookup keeps `= $1`: PostgreSQL plans `= any($1)` for several rows, which costs it more.
+      const one = { name: `${tablePrefix}find_by_access_token_hash`, text: this.#accessTokenLookup.sql }
+      const many = {
+        name: `${tablePrefix}find_by_access_token_hashes`,
+        text: lookup.where('tokens.access_token_hash', '=', sql<string>`any(cast(${[]} as text[]))`).compile().sql
+      }
+      this.#lookups = new LookupBatch(async (hashes) => {
+        const result = await pool.query(hashes.length === 1 ? { ...one, values: hashes } : { ...many, values: [hashes] })
+        return result.rows as AccessTokenRow[]
+      })
+    } else if (this.#sqlite !== undefined) {
+      this.#lookups = new LookupBatch((hashes) => this.#sqliteLookups(hashes))
     }
   }
 
@@ -275,26 +293,21 @@ export class KyselyStore implements OAuth2Store {
   }
 
   /**
-   * The per-request bearer check: one query, the token by its unique access hash joined to its user,
-   * compiled once. With `pgPool` it runs as a named prepared statement, for all the lookups asked for in
-   * the same event-loop turn at once (see `PgLookupBatch`). With `sqlite` it runs through a
-   * statement prepared once on that connection, fetching an array rather than an object
-   * (synchronously: better-sqlite3 blocks for the microseconds an indexed read takes, as it does for every
-   * query of the store). Sharing the connection, it also sees the uncommitted writes of a transaction the
-   * store has open at that moment: a token being rotated is refused a moment early, and its successor is
-   * found a moment before anyone holds it.
+   * The per-request bearer check: the token by its unique access hash joined to its user, in a query
+   * compiled once. With `pgPool` or `sqlite` the lookups asked for in one turn of the event loop are
+   * fetched together at its end (see `LookupBatch`): on PostgreSQL as one named prepared statement, on
+   * SQLite as a statement prepared once on that connection, run for each hash inside one read
+   * transaction. Sharing the connection, the SQLite lookup also sees the uncommitted writes of a
+   * transaction the store has open at that moment: a token being rotated is refused a moment early, and
+   * its successor is found a moment before anyone holds it.
    */
   async findByAccessTokenHash (accessTokenHash: string): Promise<AccessTokenLookup | null> {
     let row: AccessTokenRow | undefined
-    if (this.#pgLookups !== undefined) {
-      row = await this.#pgLookups.find(accessTokenHash)
-    } else if (this.#sqlite === undefined) {
+    if (this.#lookups !== undefined) {
+      row = await this.#lookups.find(accessTokenHash)
+    } else {
       const result = await this.#plainDb.executeQuery<AccessTokenRow>({ ...this.#accessTokenLookup, parameters: [accessTokenHash] })
       row = result.rows[0]
-    } else {
-      const lookup = this.#accessTokenStatement ??= prepareLookup(this.#sqlite, this.#accessTokenLookup.sql)
-      const values = lookup.statement.get(accessTokenHash) as unknown[] | undefined
-      row = values === undefined ? undefined : rowFromValues(values, lookup.at)
     }
     if (row === undefined) return null
     // A left join yields all of the user's columns or none of them.
@@ -308,6 +321,35 @@ export class KyselyStore implements OAuth2Store {
         created_at: row.user__created_at!
       })
     return { token: rowToToken(row), user }
+  }
+
+  /**
+   * The rows of `hashes` on the raw SQLite connection. In WAL mode each statement outside a transaction
+   * opens and closes a read transaction, which costs more than the indexed read: several lookups share
+   * one (one snapshot), unless the store has a transaction of its own open on the connection, which they
+   * then read inside.
+   */
+  #sqliteLookups (hashes: string[]): AccessTokenRow[] {
+    const sqlite = this.#sqlite as SqliteHandle
+    const lookup = this.#accessTokenStatement ??= prepareLookup(sqlite, this.#accessTokenLookup.sql)
+    const rows: AccessTokenRow[] = []
+    const read = (): void => {
+      for (const hash of hashes) {
+        const values = lookup.statement.get(hash) as unknown[] | undefined
+        if (values !== undefined) rows.push(rowFromValues(values, lookup.at))
+      }
+    }
+    if (hashes.length === 1 || sqlite.inTransaction) {
+      read()
+    } else {
+      lookup.begin.run()
+      try {
+        read()
+      } finally {
+        lookup.commit.run()
+      }
+    }
+    return rows
   }
 
   /** The record whose refresh token hashes to `refreshTokenHash`, whatever its state. */
@@ -503,7 +545,7 @@ function prepareLookup (sqlite: SqliteHandle, source: string): PreparedLookup {
   const names = statement.columns().map((column) => column.name)
   statement.raw(true)
   const at = Object.fromEntries(names.map((name, i) => [name, i])) as ColumnPositions
-  return { statement, at }
+  return { statement, at, begin: sqlite.prepare('begin'), commit: sqlite.prepare('commit') }
 }
 
 /** A row fetched as an array, as the object the Kysely query returns (one object literal: a fixed shape). */

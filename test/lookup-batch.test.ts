@@ -1,0 +1,63 @@
+/** LookupBatch: the bearer lookups of one event-loop turn are fetched together. */
+import t from 'tap'
+import { LookupBatch, MAX_BATCH } from '../lib/store/kysely/lookup-batch.js'
+
+interface Row { access_token_hash: string, id: string }
+
+/** A fetch that answers from `rows`, recording the hashes of each call; `fail` makes the next call throw. */
+function fakeFetch (rows: Row[], { sync = false } = {}) {
+  const calls: string[][] = []
+  const state = { fail: null as Error | null }
+  const answer = (hashes: string[]): Row[] => {
+    calls.push(hashes)
+    const failure = state.fail
+    state.fail = null
+    if (failure !== null) throw failure
+    return rows.filter((row) => hashes.includes(row.access_token_hash))
+  }
+  const fetch = sync ? answer : async (hashes: string[]) => answer(hashes)
+  return { calls, state, fetch }
+}
+
+const rows: Row[] = [{ access_token_hash: 'a', id: '1' }, { access_token_hash: 'b', id: '2' }]
+
+for (const sync of [false, true]) {
+  t.test(`${sync ? 'a synchronous' : 'an asynchronous'} fetch`, async (t) => {
+    t.test('the lookups of one turn are one fetch, each asker gets its own row', async (t) => {
+      const { calls, fetch } = fakeFetch(rows, { sync })
+      const batch = new LookupBatch<Row>(fetch)
+      const found = await Promise.all(['a', 'b', 'a', 'missing'].map(async (hash) => await batch.find(hash)))
+      t.same(found, [rows[0], rows[1], rows[0], undefined])
+      t.same(calls, [['a', 'b', 'missing']], 'each hash asked once')
+    })
+
+    t.test('lookups of later turns are later fetches', async (t) => {
+      const { calls, fetch } = fakeFetch(rows, { sync })
+      const batch = new LookupBatch<Row>(fetch)
+      t.same(await batch.find('a'), rows[0])
+      t.same(await batch.find('b'), rows[1])
+      t.same(await batch.find('missing'), undefined)
+      t.same(calls, [['a'], ['b'], ['missing']])
+    })
+
+    t.test('a failed fetch rejects every lookup of its batch, and the next turn fetches again', async (t) => {
+      const { calls, state, fetch } = fakeFetch(rows, { sync })
+      const batch = new LookupBatch<Row>(fetch)
+      state.fail = new Error('connection terminated')
+      const results = await Promise.allSettled(['a', 'b', 'a'].map(async (hash) => await batch.find(hash)))
+      t.same(results.map((r) => r.status === 'rejected' ? (r.reason as Error).message : r.status),
+        ['connection terminated', 'connection terminated', 'connection terminated'])
+      t.same(await batch.find('b'), rows[1])
+      t.equal(calls.length, 2)
+    })
+  })
+}
+
+t.test(`a burst of more than ${MAX_BATCH} hashes is split into fetches of at most ${MAX_BATCH}`, async (t) => {
+  const many = Array.from({ length: MAX_BATCH + 44 }, (_, i) => ({ access_token_hash: `h${i}`, id: String(i) }))
+  const { calls, fetch } = fakeFetch(many)
+  const batch = new LookupBatch<Row>(fetch)
+  const found = await Promise.all(many.map(async (row) => await batch.find(row.access_token_hash)))
+  t.same(found, many)
+  t.same(calls.map((hashes) => hashes.length), [MAX_BATCH, 44])
+})
