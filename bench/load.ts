@@ -39,9 +39,33 @@ export interface LoadResult {
   timeouts: number
 }
 
+/** Response latencies, all and by status, summed up as a `LoadResult`; shared with the login storm. */
+export class LatencyRecorder {
+  readonly #latencies: number[] = []
+  readonly #byStatus = new Map<number, number[]>()
+
+  record (status: number, milliseconds: number): void {
+    this.#latencies.push(milliseconds)
+    let list = this.#byStatus.get(status)
+    if (list === undefined) this.#byStatus.set(status, list = [])
+    list.push(milliseconds)
+  }
+
+  result (seconds: number, errors: number, timeouts: number): LoadResult {
+    return {
+      responses: this.#latencies.length,
+      seconds,
+      rate: this.#latencies.length / seconds,
+      latency: summarizeLatencies(this.#latencies),
+      byStatus: Object.fromEntries([...this.#byStatus].map(([status, list]) => [String(status), summarizeLatencies(list)])),
+      errors,
+      timeouts
+    }
+  }
+}
+
 export async function runLoad (options: LoadOptions): Promise<LoadResult> {
-  const latencies: number[] = []
-  const byStatus = new Map<number, number[]>()
+  const recorder = new LatencyRecorder()
   const authorizations = options.authorizations
   const instance = autocannon({
     url: options.url,
@@ -55,20 +79,8 @@ export async function runLoad (options: LoadOptions): Promise<LoadResult> {
     requests: authorizations?.map((authorization) => ({ headers: { ...options.headers, authorization } }))
   })
   instance.on('response', (_client: unknown, status: number, _bytes: number, milliseconds: number) => {
-    latencies.push(milliseconds)
-    let list = byStatus.get(status)
-    if (list === undefined) byStatus.set(status, list = [])
-    list.push(milliseconds)
+    recorder.record(status, milliseconds)
   })
   const result = await instance
-  const seconds = result.duration
-  return {
-    responses: latencies.length,
-    seconds,
-    rate: latencies.length / seconds,
-    latency: summarizeLatencies(latencies),
-    byStatus: Object.fromEntries([...byStatus].map(([status, list]) => [String(status), summarizeLatencies(list)])),
-    errors: result.errors,
-    timeouts: result.timeouts
-  }
+  return recorder.result(result.duration, result.errors, result.timeouts)
 }

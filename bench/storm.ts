@@ -5,8 +5,7 @@
  * seconds and every request is settled `timeout` seconds later at the latest.
  */
 import { Agent, request } from 'node:http'
-import type { LoadResult } from './load.js'
-import { summarizeLatencies } from './stats.js'
+import { LatencyRecorder, type LoadResult } from './load.js'
 
 export interface StormOptions {
   url: string
@@ -22,8 +21,7 @@ export interface StormOptions {
 
 export async function runStorm (options: StormOptions): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY })
-  const latencies: number[] = []
-  const byStatus = new Map<number, number[]>()
+  const recorder = new LatencyRecorder()
   let errors = 0
   let timeouts = 0
   let inFlight = 0
@@ -41,13 +39,7 @@ export async function runStorm (options: StormOptions): Promise<LoadResult> {
       inFlight--
       if (status === 'timeout') timeouts++
       else if (status === 'error') errors++
-      else {
-        const ms = performance.now() - begun
-        latencies.push(ms)
-        let list = byStatus.get(status)
-        if (list === undefined) byStatus.set(status, list = [])
-        list.push(ms)
-      }
+      else recorder.record(status, performance.now() - begun)
     }
     const req = request(options.url, { method: 'POST', agent, headers: options.headers, timeout: options.timeout * 1000 }, (res) => {
       res.resume()
@@ -76,16 +68,7 @@ export async function runStorm (options: StormOptions): Promise<LoadResult> {
   const deadline = performance.now() + options.timeout * 1000 + 1000
   while (inFlight > 0 && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
   agent.destroy()
-  const seconds = (performance.now() - started) / 1000
-  return {
-    responses: latencies.length,
-    seconds,
-    rate: latencies.length / seconds,
-    latency: summarizeLatencies(latencies),
-    byStatus: Object.fromEntries([...byStatus].map(([status, list]) => [String(status), summarizeLatencies(list)])),
-    errors,
-    timeouts: timeouts + inFlight
-  }
+  return recorder.result((performance.now() - started) / 1000, errors, timeouts + inFlight)
 }
 
 // As a child process: one storm from the parent's message, the result back.
