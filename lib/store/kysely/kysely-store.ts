@@ -136,10 +136,9 @@ export class KyselyStore implements OAuth2Store {
   readonly #db: Kysely<OAuth2Tables>
   /** The bearer lookup, compiled once (dialect, table prefix and all); each call only binds the hash. */
   readonly #accessTokenLookup: CompiledQuery<AccessTokenRow>
-  readonly #sqlite: SqliteHandle | undefined
   /** With `pgPool` or `sqlite`: the bearer lookups of each event-loop turn, fetched together. */
   readonly #lookups: LookupBatch<AccessTokenRow> | undefined
-  /** The bearer lookup prepared on `#sqlite`, on first use (the tables may not exist before `migrate()`). */
+  /** The bearer lookup prepared on `sqlite`, on first use (the tables may not exist before `migrate()`). */
   #accessTokenStatement: PreparedLookup | undefined
 
   /** Checks the options; throws a `TypeError` naming a bad one. Touches no table: see `migrate()`. */
@@ -161,7 +160,6 @@ export class KyselyStore implements OAuth2Store {
     if (options.pgPool !== undefined && typeof options.pgPool?.query !== 'function') {
       throw new TypeError('KyselyStore: option "pgPool" must be the pg Pool under "db"')
     }
-    this.#sqlite = options.sqlite
     const lookup = this.#db.selectFrom('tokens')
       .leftJoin('users', 'users.id', 'tokens.user_id')
       .selectAll('tokens')
@@ -188,8 +186,9 @@ export class KyselyStore implements OAuth2Store {
         const result = await pool.query(hashes.length === 1 ? { ...one, values: hashes } : { ...many, values: [hashes] })
         return result.rows as AccessTokenRow[]
       })
-    } else if (this.#sqlite !== undefined) {
-      this.#lookups = new LookupBatch((hashes) => this.#sqliteLookups(hashes))
+    } else if (options.sqlite !== undefined) {
+      const sqlite = options.sqlite
+      this.#lookups = new LookupBatch((hashes) => this.#sqliteLookups(sqlite, hashes))
     }
   }
 
@@ -329,8 +328,7 @@ export class KyselyStore implements OAuth2Store {
    * one (one snapshot), unless the store has a transaction of its own open on the connection, which they
    * then read inside.
    */
-  #sqliteLookups (hashes: string[]): AccessTokenRow[] {
-    const sqlite = this.#sqlite as SqliteHandle
+  #sqliteLookups (sqlite: SqliteHandle, hashes: string[]): AccessTokenRow[] {
     const lookup = this.#accessTokenStatement ??= prepareLookup(sqlite, this.#accessTokenLookup.sql)
     const rows: AccessTokenRow[] = []
     const read = (): void => {
