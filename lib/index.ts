@@ -14,6 +14,7 @@ export type {
 export type { DecoratorOption, OAuth2ServerOptions, PasswordContext, PasswordPolicy, RoutePaths, UsersOption } from './options.js'
 export type {
   AccessTokenLookup,
+  AccessTokenRecord,
   ClientRecord,
   ClientType,
   GrantType,
@@ -21,6 +22,7 @@ export type {
   NewUser,
   OAuth2Store,
   TokenRecord,
+  TokenUser,
   UserRecord
 } from './store/store.js'
 export { ConfigErrorCode, OAuth2ConfigError, OAuth2Error } from './errors.js'

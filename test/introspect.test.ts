@@ -159,7 +159,10 @@ forEachStore(t, async (t, open) => {
     // of that id too, with another name: KyselyStore's tokens reference its users table.)
     await ctx.store.createUser({ id: 'u-1', username: 'store-pony', usernameKey: 'store-pony', passwordHash: 'x', createdAt: T0 })
     const accessToken = 'app-user-access-token'
-    await ctx.store.createToken({ ...record!.token, id: randomUUID(), familyId: randomUUID(), userId: 'u-1', accessTokenHash: hashToken(accessToken) })
+    await ctx.store.createToken({
+      ...record!.token, id: randomUUID(), familyId: randomUUID(), parentId: null, userId: 'u-1',
+      accessTokenHash: hashToken(accessToken), refreshTokenHash: null, refreshExpiresAt: null
+    })
     const res = await introspect(ctx, { token: accessToken })
     t.match(res.json(), { active: true, username: 'Pony From The App' })
     people.delete('u-1')

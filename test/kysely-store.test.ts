@@ -10,7 +10,7 @@ import { openDatabase, redactUrl } from '../lib/store/kysely/connect.js'
 import { KyselyStore } from '../lib/store/kysely/kysely-store.js'
 import { OAuth2MigrationProvider } from '../lib/store/kysely/migrations.js'
 import type { NewToken } from '../lib/store/store.js'
-import { makeClient, makeToken, makeUser } from './fixtures/store-contract.js'
+import { accessLookup, makeClient, makeToken, makeUser } from './fixtures/store-contract.js'
 
 async function memoryDb (t: Test): Promise<Kysely<any>> {
   const { db } = await openDatabase('sqlite::memory:')
@@ -106,7 +106,7 @@ t.test('the store ignores the app instance\'s plugins (CamelCasePlugin)', async 
   await store.createClient(client)
   await store.createToken(token)
   t.same(await store.findClient(client.id), client)
-  t.same(await store.findByAccessTokenHash(token.accessTokenHash), { token: { ...token, rotatedAt: null, revokedAt: null }, user })
+  t.strictSame(await store.findByAccessTokenHash(token.accessTokenHash), accessLookup(token, user))
 })
 
 t.test('two connections migrating one fresh SQLite file at once both succeed, and migrate it once', async (t) => {

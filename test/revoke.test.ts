@@ -2,7 +2,7 @@
 import type { LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
 import { hashToken } from '../lib/crypto/tokens.js'
-import type { TokenRecord } from '../lib/index.js'
+import type { AccessTokenRecord } from '../lib/index.js'
 import { basic, buildApp, loggedIn, T0, type TestApp } from './fixtures/app.js'
 import { forEachStore } from './fixtures/stores.js'
 
@@ -14,7 +14,7 @@ function revoke (ctx: TestApp, params: Record<string, string>, headers: Record<s
 }
 
 /** What the store holds for an access token. */
-async function record (ctx: TestApp, accessToken: string): Promise<TokenRecord> {
+async function record (ctx: TestApp, accessToken: string): Promise<AccessTokenRecord> {
   const found = await ctx.store.findByAccessTokenHash(hashToken(accessToken))
   if (found === null) throw new Error('no such token')
   return found.token

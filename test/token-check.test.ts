@@ -134,6 +134,25 @@ t.test('the lookup is prepared once, on first use, and answers as the Kysely que
   t.match(await fast.findByAccessTokenHash(clientToken.accessTokenHash), { token: { id: clientToken.id }, user: null }, 'after ANALYZE')
 })
 
+t.test('a token whose user row is gone comes back with no user, on both paths', async (t) => {
+  const { db, sqlite } = await sqliteMemory(t)
+  const fast = new KyselyStore({ db, sqlite })
+  const plain = new KyselyStore({ db })
+  await fast.migrate()
+  const user = makeUser('pony')
+  const client = makeClient()
+  await fast.createUser(user)
+  await fast.createClient(client)
+  const token = makeToken(client.id, user.id)
+  await fast.createToken(token)
+  await db.deleteFrom('oauth2_users').where('id', '=', user.id).execute()
+  for (const store of [fast, plain]) {
+    const found = await store.findByAccessTokenHash(token.accessTokenHash)
+    t.equal(found?.user, null, 'no user')
+    t.equal(found?.token.userId, user.id, 'the token still names its user')
+  }
+})
+
 t.test('the prepared lookup honours the table prefix', async (t) => {
   const { db, sqlite } = await sqliteMemory(t)
   const acme = new KyselyStore({ db, sqlite, tablePrefix: 'acme_' })

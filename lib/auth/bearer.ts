@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fa
 import { hashToken } from '../crypto/tokens.js'
 import { OAuth2Error, sendOAuth2Error, unavailable } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
-import type { AccessTokenLookup, TokenRecord } from '../store/store.js'
+import type { AccessTokenLookup, AccessTokenRecord } from '../store/store.js'
 import type { BearerStrategy, GuardOptions, OAuth2User } from '../types.js'
 import { TokenCache, type VerifiedToken } from './token-cache.js'
 import { tokenUserResolver } from './user-directory.js'
@@ -128,7 +128,7 @@ function includesAll (scopes: readonly string[], required: readonly string[]): b
 }
 
 /** What the cache keeps of a token the store has verified: frozen copies, never the request's objects. */
-function verifiedToken (token: TokenRecord, user: OAuth2User | null): VerifiedToken {
+function verifiedToken (token: AccessTokenRecord, user: OAuth2User | null): VerifiedToken {
   return Object.freeze({
     tokenId: token.id,
     familyId: token.familyId,

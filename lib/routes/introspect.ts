@@ -4,7 +4,7 @@ import { tokenUserResolver } from '../auth/user-directory.js'
 import { hashToken } from '../crypto/tokens.js'
 import { OAuth2Error } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
-import type { TokenRecord } from '../store/store.js'
+import type { AccessTokenRecord } from '../store/store.js'
 import { bodyString, clientCredentialsProperties, routePaths } from './common.js'
 import { CONSUMES, documented, NO_STORE_HEADERS, OPENAPI_TAG, responses } from './openapi.js'
 
@@ -81,7 +81,7 @@ export function introspectRoute (app: FastifyInstance, options: ResolvedOptions,
   const resolveUser = tokenUserResolver(options)
 
   /** The access token's record and user if it would pass the bearer guard now (scopes aside), else null. */
-  async function live (token: string): Promise<{ record: TokenRecord, username: string | null } | null> {
+  async function live (token: string): Promise<{ record: AccessTokenRecord, username: string | null } | null> {
     const found = await store.findByAccessTokenHash(hashToken(token))
     if (found === null) return null
     const record = found.token

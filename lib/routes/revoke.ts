@@ -4,7 +4,7 @@ import { TokenCache } from '../auth/token-cache.js'
 import { hashToken } from '../crypto/tokens.js'
 import { OAuth2Error } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
-import type { ClientRecord, TokenRecord } from '../store/store.js'
+import type { AccessTokenRecord, ClientRecord } from '../store/store.js'
 import { bodyString, clientCredentialsProperties, routePaths } from './common.js'
 import { CONSUMES, documented, NO_STORE_HEADERS, OPENAPI_TAG, responses } from './openapi.js'
 
@@ -48,7 +48,7 @@ const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' }
 export function revokeRoute (app: FastifyInstance, options: ResolvedOptions, path: string, cache = new TokenCache(false)): void {
   const { store } = options
 
-  async function find (kind: TokenKind, hash: string): Promise<{ kind: TokenKind, record: TokenRecord } | null> {
+  async function find (kind: TokenKind, hash: string): Promise<{ kind: TokenKind, record: AccessTokenRecord } | null> {
     const record = kind === 'access_token'
       ? (await store.findByAccessTokenHash(hash))?.token ?? null
       : await store.findByRefreshTokenHash(hash)
@@ -56,7 +56,7 @@ export function revokeRoute (app: FastifyInstance, options: ResolvedOptions, pat
   }
 
   /** §2.1: the hint says where to look first; it is not trusted, so the other kind is looked up too. */
-  async function lookup (token: string, hint: string | undefined): Promise<{ kind: TokenKind, record: TokenRecord } | null> {
+  async function lookup (token: string, hint: string | undefined): Promise<{ kind: TokenKind, record: AccessTokenRecord } | null> {
     const hash = hashToken(token)
     const order: TokenKind[] = hint === 'refresh_token' ? ['refresh_token', 'access_token'] : ['access_token', 'refresh_token']
     for (const kind of order) {

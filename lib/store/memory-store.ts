@@ -86,8 +86,21 @@ export class MemoryStore implements OAuth2Store {
     const id = this.#tokenIdByAccessHash.get(accessTokenHash)
     const token = id === undefined ? undefined : this.#tokens.get(id)
     if (token === undefined) return null
-    const user = token.userId === null ? null : this.#copyUser(token.userId)
-    return { token: copyToken(token), user }
+    const user = token.userId === null ? undefined : this.#users.get(token.userId)
+    return {
+      token: {
+        id: token.id,
+        familyId: token.familyId,
+        clientId: token.clientId,
+        userId: token.userId,
+        scopes: [...token.scopes],
+        accessExpiresAt: token.accessExpiresAt,
+        createdAt: token.createdAt,
+        rotatedAt: token.rotatedAt,
+        revokedAt: token.revokedAt
+      },
+      user: user === undefined ? null : { id: user.id, username: user.username }
+    }
   }
 
   async findByRefreshTokenHash (refreshTokenHash: string): Promise<TokenRecord | null> {

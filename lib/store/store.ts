@@ -78,11 +78,26 @@ export interface TokenRecord {
 /** What `createToken` and `rotateRefreshToken` insert. */
 export type NewToken = Omit<TokenRecord, 'rotatedAt' | 'revokedAt'>
 
-/** The result of the per-request bearer check: the token and the user it was issued to. */
+/**
+ * An access token as the bearer check and introspection see it: its record without the refresh half and
+ * without the hashes (the caller has the access hash; the refresh hash is no business of a bearer check).
+ */
+export type AccessTokenRecord = Omit<TokenRecord, 'parentId' | 'accessTokenHash' | 'refreshTokenHash' | 'refreshExpiresAt'>
+
+/** The user of an access token as the bearer check needs it: no password hash on the per-request path. */
+export interface TokenUser {
+  id: string
+  username: string
+}
+
+/**
+ * The result of the per-request bearer check: the token and the user it was issued to, exactly these
+ * fields (a store reads no other column for it).
+ */
 export interface AccessTokenLookup {
-  token: TokenRecord
+  token: AccessTokenRecord
   /** `null` for client-credentials tokens, or when the user has been deleted. */
-  user: UserRecord | null
+  user: TokenUser | null
 }
 
 /** A throttle counter: how many hits its window has seen, and when the window ends. */

@@ -3,6 +3,7 @@ import { Migrator, sql } from 'kysely'
 import type { CompiledQuery, Kysely } from 'kysely'
 import type {
   AccessTokenLookup,
+  AccessTokenRecord,
   ClientRecord,
   GrantType,
   NewToken,
@@ -74,14 +75,12 @@ export interface SqliteStatement {
   columns (): Array<{ name: string }>
 }
 
-/** A row of the bearer lookup: the token's columns and its user's, prefixed `user__` (all null without one). */
-type AccessTokenRow = TokenRow & {
-  user__id: string | null
-  user__username: string | null
-  user__username_key: string | null
-  user__password_hash: string | null
-  user__created_at: number | string | bigint | null
-}
+/**
+ * A row of the bearer lookup: the columns of `AccessTokenRecord` and the user's name (null without a user:
+ * the column is `not null`, so null means that the left join found no row).
+ */
+type AccessTokenRow = Pick<TokenRow, 'id' | 'family_id' | 'client_id' | 'user_id' | 'scopes' | 'access_expires_at' |
+'created_at' | 'rotated_at' | 'revoked_at'> & { user__username: string | null }
 
 /** Where each column of the bearer lookup sits in a row fetched as an array. */
 type ColumnPositions = Record<keyof AccessTokenRow, number>
@@ -160,15 +159,14 @@ export class KyselyStore implements OAuth2Store {
     if (options.pgPool !== undefined && typeof options.pgPool?.query !== 'function') {
       throw new TypeError('KyselyStore: option "pgPool" must be the pg Pool under "db"')
     }
+    // Only what the lookup returns: every column read costs (a string made, a field parsed), and the
+    // password hash has no business on the per-request path.
     const lookup = this.#db.selectFrom('tokens')
       .leftJoin('users', 'users.id', 'tokens.user_id')
-      .selectAll('tokens')
       .select([
-        'users.id as user__id',
-        'users.username as user__username',
-        'users.username_key as user__username_key',
-        'users.password_hash as user__password_hash',
-        'users.created_at as user__created_at'
+        'tokens.id', 'tokens.family_id', 'tokens.client_id', 'tokens.user_id', 'tokens.scopes',
+        'tokens.access_expires_at', 'tokens.created_at', 'tokens.rotated_at', 'tokens.revoked_at',
+        'users.username as user__username'
       ])
     // cast(): with SQLite's STAT4 statistics (after ANALYZE or `PRAGMA optimize`) a bare parameter
     // compared with an indexed column makes SQLite prepare the statement again for every new value.
@@ -178,13 +176,17 @@ export class KyselyStore implements OAuth2Store {
       // Named prepared statements, one name per table prefix since pg refuses one name for two texts. A
       // lone lookup keeps `= $1`: PostgreSQL plans `= any($1)` for several rows, which costs it more.
       const one = { name: `${tablePrefix}find_by_access_token_hash`, text: this.#accessTokenLookup.sql }
+      // Several rows come back in any order: each carries its hash, by which it goes back to who asked.
       const many = {
         name: `${tablePrefix}find_by_access_token_hashes`,
-        text: lookup.where('tokens.access_token_hash', '=', sql<string>`any(cast(${[]} as text[]))`).compile().sql
+        text: lookup.select('tokens.access_token_hash')
+          .where('tokens.access_token_hash', '=', sql<string>`any(cast(${[]} as text[]))`).compile().sql
       }
       this.#lookups = new LookupBatch(async (hashes) => {
-        const result = await pool.query(hashes.length === 1 ? { ...one, values: hashes } : { ...many, values: [hashes] })
-        return result.rows as AccessTokenRow[]
+        if (hashes.length === 1) return (await pool.query({ ...one, values: hashes })).rows as AccessTokenRow[]
+        const { rows } = await pool.query({ ...many, values: [hashes] })
+        const byHash = new Map((rows as Array<AccessTokenRow & { access_token_hash: string }>).map((row) => [row.access_token_hash, row]))
+        return hashes.map((hash) => byHash.get(hash))
       })
     } else if (options.sqlite !== undefined) {
       const sqlite = options.sqlite
@@ -309,17 +311,8 @@ export class KyselyStore implements OAuth2Store {
       row = result.rows[0]
     }
     if (row === undefined) return null
-    // A left join yields all of the user's columns or none of them.
-    const user = row.user__id === null
-      ? null
-      : rowToUser({
-        id: row.user__id,
-        username: row.user__username!,
-        username_key: row.user__username_key!,
-        password_hash: row.user__password_hash!,
-        created_at: row.user__created_at!
-      })
-    return { token: rowToToken(row), user }
+    const user = row.user_id === null || row.user__username === null ? null : { id: row.user_id, username: row.user__username }
+    return { token: rowToAccessToken(row), user }
   }
 
   /**
@@ -328,13 +321,13 @@ export class KyselyStore implements OAuth2Store {
    * one (one snapshot), unless the store has a transaction of its own open on the connection, which they
    * then read inside.
    */
-  #sqliteLookups (sqlite: SqliteHandle, hashes: string[]): AccessTokenRow[] {
+  #sqliteLookups (sqlite: SqliteHandle, hashes: string[]): Array<AccessTokenRow | undefined> {
     const lookup = this.#accessTokenStatement ??= prepareLookup(sqlite, this.#accessTokenLookup.sql)
-    const rows: AccessTokenRow[] = []
+    const rows: Array<AccessTokenRow | undefined> = []
     const read = (): void => {
       for (const hash of hashes) {
         const values = lookup.statement.get(hash) as unknown[] | undefined
-        if (values !== undefined) rows.push(rowFromValues(values, lookup.at))
+        rows.push(values === undefined ? undefined : rowFromValues(values, lookup.at))
       }
     }
     if (hashes.length === 1 || sqlite.inTransaction) {
@@ -551,41 +544,39 @@ function rowFromValues (v: unknown[], at: ColumnPositions): AccessTokenRow {
   return {
     id: v[at.id],
     family_id: v[at.family_id],
-    parent_id: v[at.parent_id],
     client_id: v[at.client_id],
     user_id: v[at.user_id],
     scopes: v[at.scopes],
-    access_token_hash: v[at.access_token_hash],
-    refresh_token_hash: v[at.refresh_token_hash],
     access_expires_at: v[at.access_expires_at],
-    refresh_expires_at: v[at.refresh_expires_at],
-    expires_at: v[at.expires_at],
     created_at: v[at.created_at],
     rotated_at: v[at.rotated_at],
     revoked_at: v[at.revoked_at],
-    user__id: v[at.user__id],
-    user__username: v[at.user__username],
-    user__username_key: v[at.user__username_key],
-    user__password_hash: v[at.user__password_hash],
-    user__created_at: v[at.user__created_at]
+    user__username: v[at.user__username]
   } as AccessTokenRow
+}
+
+/** The access half of a token row (a bearer lookup's row, or a whole one). */
+function rowToAccessToken (row: Omit<AccessTokenRow, 'user__username'>): AccessTokenRecord {
+  return {
+    id: row.id,
+    familyId: row.family_id,
+    clientId: row.client_id,
+    userId: row.user_id,
+    scopes: splitList(row.scopes),
+    accessExpiresAt: Number(row.access_expires_at),
+    createdAt: Number(row.created_at),
+    rotatedAt: nullableNumber(row.rotated_at),
+    revokedAt: nullableNumber(row.revoked_at)
+  }
 }
 
 function rowToToken (row: TokenRow): TokenRecord {
   return {
-    id: row.id,
-    familyId: row.family_id,
+    ...rowToAccessToken(row),
     parentId: row.parent_id,
-    clientId: row.client_id,
-    userId: row.user_id,
-    scopes: splitList(row.scopes),
     accessTokenHash: row.access_token_hash,
     refreshTokenHash: row.refresh_token_hash,
-    accessExpiresAt: Number(row.access_expires_at),
-    refreshExpiresAt: nullableNumber(row.refresh_expires_at),
-    createdAt: Number(row.created_at),
-    rotatedAt: nullableNumber(row.rotated_at),
-    revokedAt: nullableNumber(row.revoked_at)
+    refreshExpiresAt: nullableNumber(row.refresh_expires_at)
   }
 }
 

@@ -9,20 +9,22 @@
 /** Hashes per fetch at most: a burst larger than this is split over several fetches of the same turn. */
 export const MAX_BATCH = 256
 
-/** Fetches the rows of `hashes` (distinct; at most `MAX_BATCH`), in any order, none for an unknown hash. */
-export type FetchRows<Row> = (hashes: string[]) => Row[] | Promise<Row[]>
+/**
+ * Fetches the rows of `hashes` (distinct; at most `MAX_BATCH`): the row of `hashes[i]` at `i`, undefined
+ * for an unknown hash.
+ */
+export type FetchRows<Row> = (hashes: string[]) => Array<Row | undefined> | Promise<Array<Row | undefined>>
 
 interface Waiter<Row> {
   resolve: (row: Row | undefined) => void
   reject: (error: unknown) => void
 }
 
-export class LookupBatch<Row extends { access_token_hash: string }> {
+export class LookupBatch<Row> {
   readonly #fetch: FetchRows<Row>
   /** The hashes asked for in this turn, each with whoever asked (the same token may come twice). */
   #pending = new Map<string, Array<Waiter<Row>>>()
 
-  /** `fetch`'s rows carry `access_token_hash`, by which they go back to whoever asked. */
   constructor (fetch: FetchRows<Row>) {
     this.#fetch = fetch
   }
@@ -47,10 +49,8 @@ export class LookupBatch<Row extends { access_token_hash: string }> {
   async #send (batch: Array<[string, Array<Waiter<Row>>]>): Promise<void> {
     try {
       const rows = await this.#fetch(batch.map(([hash]) => hash))
-      const byHash = new Map(rows.map((row) => [row.access_token_hash, row]))
-      for (const [hash, waiters] of batch) {
-        const row = byHash.get(hash)
-        for (const waiter of waiters) waiter.resolve(row)
+      for (let i = 0; i < batch.length; i++) {
+        for (const waiter of (batch[i] as [string, Array<Waiter<Row>>])[1]) waiter.resolve(rows[i])
       }
     } catch (error) {
       for (const [, waiters] of batch) for (const waiter of waiters) waiter.reject(error)
