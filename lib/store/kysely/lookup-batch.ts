@@ -30,12 +30,13 @@ export class LookupBatch<Row> {
   }
 
   /** The row of `accessTokenHash`, or undefined: from the fetch made at the end of this turn. */
-  async find (accessTokenHash: string): Promise<Row | undefined> {
+  find (accessTokenHash: string): Promise<Row | undefined> {
     if (this.#pending.size === 0) setImmediate(() => this.#flush())
     let waiters = this.#pending.get(accessTokenHash)
     if (waiters === undefined) this.#pending.set(accessTokenHash, waiters = [])
     const list = waiters
-    return await new Promise<Row | undefined>((resolve, reject) => { list.push({ resolve, reject }) })
+    // Not an async function: the caller awaits this promise itself, with no wrapper promise around it.
+    return new Promise<Row | undefined>((resolve, reject) => { list.push({ resolve, reject }) })
   }
 
   #flush (): void {
