@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import type { PgPool, SqliteHandle } from './kysely-store.js'
+import { cachingStatements } from './statement-cache.js'
 
 /** The databases `openDatabase` connects to. */
 export type DatabaseDialect = 'sqlite' | 'postgres'
@@ -40,8 +41,9 @@ const SQLITE_CACHE_KIB = 65_536
  * - `sqlite:<path>`: a SQLite file through better-sqlite3 (its directory is created if missing), in WAL
  *   mode with `synchronous = NORMAL` (no fsync at each commit: a power loss may undo the last commits),
  *   waiting up to 5 s for another connection's lock, with foreign keys enforced and a page cache of up to
- *   64 MiB; `sqlite::memory:` for a private in-memory database. The connection itself is returned
- *   as `sqlite`, for `KyselyStore`'s fast bearer check.
+ *   64 MiB; `sqlite::memory:` for a private in-memory database. Each SQL text is prepared once (the
+ *   statements of the 256 most recent texts are kept). The connection itself is returned as `sqlite`,
+ *   for `KyselyStore`'s fast bearer check.
  * - `postgres://…` or `postgresql://…`: a pool of PostgreSQL connections through the optional `pg`
  *   package. An idle connection that fails (a server restart) is dropped from the pool with a process
  *   warning rather than crashing the process. The pool is returned as `pgPool`, for `KyselyStore`'s fast
@@ -53,7 +55,8 @@ const SQLITE_CACHE_KIB = 65_536
 export async function openDatabase (url: string): Promise<OpenedDatabase> {
   if (url.startsWith(SQLITE_SCHEME) && url.length > SQLITE_SCHEME.length) {
     const database = openSqlite(url.slice(SQLITE_SCHEME.length))
-    return { db: new Kysely<any>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite', sqlite: database }
+    const dialect = new SqliteDialect({ database: cachingStatements(database) })
+    return { db: new Kysely<any>({ dialect }), dialect: 'sqlite', sqlite: database }
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
     const pool = await openPostgres(url)
