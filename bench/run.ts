@@ -51,12 +51,17 @@ const { values: flags } = parseArgs({
  * whole seconds: autocannon stops at its next one-second tick after `duration`.
  */
 const PLAN = flags.quick
-  ? { tokens: 100_000, smallTokens: 10_000, rounds: 3, roundSeconds: 1, warmupSeconds: 1, guardRounds: 3, guardMs: 400, loginRounds: 1, loginSeconds: 2, idleSeconds: 2, stormRampMaxSeconds: 8, stormProbeSeconds: 2 }
-  : { tokens: 1_000_000, smallTokens: 10_000, rounds: 5, roundSeconds: 1, warmupSeconds: 1, guardRounds: 5, guardMs: 800, loginRounds: 2, loginSeconds: 3, idleSeconds: 3, stormRampMaxSeconds: 10, stormProbeSeconds: 3 }
+  ? { tokens: 100_000, smallTokens: 10_000, rounds: 3, roundSeconds: 1, warmupSeconds: 1, guardRounds: 3, guardMs: 300, loginRounds: 1, loginSeconds: 2, idleSeconds: 2, stormRampMaxSeconds: 8, stormProbeSeconds: 2 }
+  : { tokens: 1_000_000, smallTokens: 10_000, rounds: 4, roundSeconds: 1, warmupSeconds: 1, guardRounds: 5, guardMs: 500, loginRounds: 2, loginSeconds: 3, idleSeconds: 3, stormRampMaxSeconds: 10, stormProbeSeconds: 3 }
 const TOKENS = flags.tokens === undefined ? PLAN.tokens : Number(flags.tokens)
 if (!Number.isSafeInteger(TOKENS) || TOKENS < PLAN.smallTokens) throw new Error(`--tokens must be an integer >= ${PLAN.smallTokens}`)
 /** Connections of the route loads (a), and of the idle/storm probe of (c) at a fixed rate. */
 const CONNECTIONS = 10
+/**
+ * Requests per second of the paced loads of (a), the same for every route: under what the slowest route
+ * (PostgreSQL without the cache) serves at full speed, so that each route meets the same arrivals.
+ */
+const PACED_RATE = 4000
 const PROBE = { connections: 2, rate: 200 }
 /** Distinct tokens the protected load cycles through: a thousand active users. */
 const ACTIVE_TOKENS = 1000
@@ -146,20 +151,17 @@ class Server {
 }
 
 /** One load against the server, with the server's CPU time over it. */
-async function measure (server: Server, options: LoadOptions): Promise<{ load: LoadResult, round: RouteRound }> {
+async function measure (server: Server, options: LoadOptions): Promise<Omit<RouteRound, 'cpuMicrosFullSpeed'>> {
   const before = await server.usage()
   const load = await runLoad(options)
   const after = await server.usage()
   const ok = load.byStatus['200']?.count ?? 0
   return {
-    load,
-    round: {
-      rate: load.rate,
-      p50: load.latency.p50,
-      p99: load.latency.p99,
-      cpuMicros: cpuMicrosPerRequest(before.cpu, after.cpu, load.responses),
-      unexpected: load.responses - ok + load.errors
-    }
+    rate: load.rate,
+    p50: load.latency.p50,
+    p99: load.latency.p99,
+    cpuMicros: cpuMicrosPerRequest(before.cpu, after.cpu, load.responses),
+    unexpected: load.responses - ok + load.errors
   }
 }
 
@@ -171,7 +173,10 @@ interface Opened {
   hashingConcurrency: number
 }
 
-/** (a): open, protected and protected-with-cache loads, alternating; RSS after each round for (e). */
+/**
+ * (a): open, protected, protected-with-cache and floor loads, alternating; each route at full speed (its
+ * requests/s and latency), then paced at `PACED_RATE` (its CPU per request). RSS after each round for (e).
+ */
 async function routes (server: Server, opened: Opened, rssAfterRounds: number[]): Promise<RoutesSection> {
   const active = sampleIndexes(ACTIVE_TOKENS, TOKENS, seededRandom(7)).map((i) => `Bearer ${benchToken(i)}`)
   // Every load sends the same bearer tokens, /ping included (which ignores them): requests of one size,
@@ -198,7 +203,9 @@ async function routes (server: Server, opened: Opened, rssAfterRounds: number[])
       // The cache's entries expire while the other routes run (ttl 5 s): a short untimed load refills it,
       // so that the round measures its steady state (each token missed once per ttl), not a cold start.
       if (route === 'cached') await runLoad(plans.cached(CACHE_REFILL_SECONDS))
-      round[route] = (await measure(server, plans[route](PLAN.roundSeconds))).round
+      const full = await measure(server, plans[route](PLAN.roundSeconds))
+      const paced = await measure(server, { ...plans[route](PLAN.roundSeconds), overallRate: PACED_RATE })
+      round[route] = { ...full, cpuMicros: paced.cpuMicros, cpuMicrosFullSpeed: full.cpuMicros, unexpected: full.unexpected + paced.unexpected }
     }
     rounds.push(round as RoutesSection['rounds'][number])
     rssAfterRounds.push((await server.usage()).rss)
@@ -445,6 +452,7 @@ async function main (): Promise<void> {
       roundSeconds: PLAN.roundSeconds,
       rounds: PLAN.rounds,
       connections: CONNECTIONS,
+      pacedRate: PACED_RATE,
       tokenCache: TOKEN_CACHE
     },
     sqlite,
