@@ -17,6 +17,8 @@ declare module 'autocannon' {
     connections?: number
     pipelining?: number
     duration?: number
+    /** Milliseconds between samples; the load also stops only at one of these ticks (default 1000). */
+    sampleInt?: number
     timeout?: number
     overallRate?: number
     requests?: AutocannonRequest[]

@@ -123,7 +123,7 @@ export interface DatabaseReport {
 
 export interface Report {
   machine: { date: string, node: string, platform: string, cpus: number, cpuModel: string, memoryGiB: number, loadAverage: number[] }
-  settings: { quick: boolean, tokens: number, smallTokens: number, roundSeconds: number, rounds: number, connections: number, pacedRate: number, tokenCache: { max: number, ttl: number } }
+  settings: { quick: boolean, tokens: number, smallTokens: number, roundSeconds: number, pacedSeconds: number, rounds: number, connections: number, pacedRate: number, tokenCache: { max: number, ttl: number } }
   sqlite: DatabaseReport
   postgres: DatabaseReport | { skipped: string }
   targets: TargetCheck[]
@@ -266,7 +266,7 @@ export function formatReport (report: Report): string {
     `${machine.date}; Node ${machine.node} on ${machine.platform}, ${machine.cpus} × ${machine.cpuModel}, ${num(machine.memoryGiB)} GiB; ` +
       `load average at start ${machine.loadAverage.map((l) => num(l, 2)).join(' ')}`,
     `${settings.quick ? 'quick run' : 'full run'}: ${settings.rounds} rounds of ${settings.roundSeconds} s per route at full speed ` +
-      `and ${settings.roundSeconds} s paced at ${settings.pacedRate} req/s (CPU per request), ` +
+      `and ${settings.pacedSeconds} s paced at ${settings.pacedRate} req/s (CPU per request), ` +
       `${settings.connections} connections; token cache { max: ${settings.tokenCache.max}, ttl: ${settings.tokenCache.ttl} }`,
     '',
     databaseText('SQLite', report.sqlite),
