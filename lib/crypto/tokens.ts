@@ -8,9 +8,16 @@ export function generateToken (): string {
   return randomBytes(TOKEN_BYTES).toString('base64url')
 }
 
-/** A new `client_id`: 144 random bits, base64url (24 characters), safe in HTTP Basic and URLs. */
+/**
+ * A new `client_id`: 144 random bits, base64url (24 characters), safe in HTTP Basic and URLs, and never
+ * starting with "-", which a command line (the CLI's `client rotate-secret <id>`) would read as an option.
+ * One draw in 64 starts with it and is drawn again.
+ */
 export function generateClientId (): string {
-  return randomBytes(18).toString('base64url')
+  for (;;) {
+    const id = randomBytes(18).toString('base64url')
+    if (!id.startsWith('-')) return id
+  }
 }
 
 /**
