@@ -22,7 +22,11 @@ export interface LoadOptions {
    * rather than its default second).
    */
   duration: number
-  /** Requests per second over all connections; none for as fast as the server answers. */
+  /**
+   * A budget of requests per connection per second (autocannon's `overallRate`, divided among the
+   * connections): each connection sends as fast as the server answers until it has spent its budget, then
+   * waits for the next second. Bursts, not even pacing. None for as fast as the server answers.
+   */
   overallRate?: number
   /** Seconds a request may take before it counts as timed out. */
   timeout?: number
@@ -38,7 +42,9 @@ export interface LoadResult {
   latency: LatencySummary
   /** Latencies of the responses of each status code. */
   byStatus: Record<string, LatencySummary>
+  /** Connection errors and the like, timeouts not included. */
   errors: number
+  /** Requests that got no response within `timeout`. */
   timeouts: number
 }
 
@@ -89,5 +95,6 @@ export async function runLoad (options: LoadOptions): Promise<LoadResult> {
     recorder.record(status, milliseconds)
   })
   const result = await instance
-  return recorder.result(result.duration, result.errors, result.timeouts)
+  // autocannon counts a timeout as an error too.
+  return recorder.result(result.duration, result.errors - result.timeouts, result.timeouts)
 }

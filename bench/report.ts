@@ -4,24 +4,15 @@
  */
 import { checkTarget, median, ratios, type LatencySummary, type TargetCheck } from './stats.js'
 
-/**
- * Two timed loads of one route: one at full speed (what the load generator saw, and the server's CPU), one
- * paced at the same rate for every route (the server's CPU, the figure compared).
- */
+/** One timed load of one route: what the load generator saw and what the server's CPU spent. */
 export interface RouteRound {
-  /** Responses per second at full speed. */
+  /** Responses per second. */
   rate: number
   p50: number
   p99: number
-  /**
-   * Server CPU microseconds (user + system) per response of the paced load. At full speed the figure
-   * depends on how busy the server is: a fast route leaves the server waiting on the load generator (the two
-   * share the machine), and it pays a wake-up per request that a busier server shares among several.
-   */
+  /** Server CPU microseconds (user + system) per response. */
   cpuMicros: number
-  /** The same over the full-speed load, for reference. */
-  cpuMicrosFullSpeed: number
-  /** Responses other than 200 over both loads (none expected). */
+  /** Responses other than 200 (none expected). */
   unexpected: number
 }
 
@@ -123,7 +114,7 @@ export interface DatabaseReport {
 
 export interface Report {
   machine: { date: string, node: string, platform: string, cpus: number, cpuModel: string, memoryGiB: number, loadAverage: number[] }
-  settings: { quick: boolean, tokens: number, smallTokens: number, roundSeconds: number, pacedSeconds: number, rounds: number, connections: number, pacedRate: number, tokenCache: { max: number, ttl: number } }
+  settings: { quick: boolean, tokens: number, smallTokens: number, roundSeconds: number, rounds: number, connections: number, tokenCache: { max: number, ttl: number } }
   sqlite: DatabaseReport
   postgres: DatabaseReport | { skipped: string }
   targets: TargetCheck[]
@@ -208,12 +199,11 @@ function databaseText (name: string, report: DatabaseReport): string {
   const { routes } = report
   const medianOf = (route: Route, field: keyof RouteRound): number => median(routes.rounds.map((r) => r[route][field]))
   out.push('', '(a) open vs protected route, medians of ' + String(routes.rounds.length) + ' alternating rounds', table([
-    ['route', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req paced', 'at full speed', 'non-200'],
+    ['route', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'non-200'],
     ...(['open', 'protected', 'cached', 'floor'] as const).map((route) => [
       { open: 'GET /ping (open)', protected: 'GET /me (no cache)', cached: 'GET /me (token cache)', floor: 'GET /me-floor (hash only)' }[route],
       num(medianOf(route, 'rate')), num(medianOf(route, 'p50'), 2), num(medianOf(route, 'p99'), 2),
-      num(medianOf(route, 'cpuMicros'), 1), num(medianOf(route, 'cpuMicrosFullSpeed'), 1),
-      num(routes.rounds.reduce((n, r) => n + r[route].unexpected, 0))
+      num(medianOf(route, 'cpuMicros'), 1), num(routes.rounds.reduce((n, r) => n + r[route].unexpected, 0))
     ])
   ]), table([
     ['ratio (median of per-round ratios)', 'no cache', 'cache'],
@@ -265,8 +255,7 @@ export function formatReport (report: Report): string {
     '# fastify-oauth2-server benchmark',
     `${machine.date}; Node ${machine.node} on ${machine.platform}, ${machine.cpus} × ${machine.cpuModel}, ${num(machine.memoryGiB)} GiB; ` +
       `load average at start ${machine.loadAverage.map((l) => num(l, 2)).join(' ')}`,
-    `${settings.quick ? 'quick run' : 'full run'}: ${settings.rounds} rounds of ${settings.roundSeconds} s per route at full speed ` +
-      `and ${settings.pacedSeconds} s paced at ${settings.pacedRate} req/s (CPU per request), ` +
+    `${settings.quick ? 'quick run' : 'full run'}: ${settings.rounds} rounds of ${settings.roundSeconds} s per route, ` +
       `${settings.connections} connections; token cache { max: ${settings.tokenCache.max}, ttl: ${settings.tokenCache.ttl} }`,
     '',
     databaseText('SQLite', report.sqlite),

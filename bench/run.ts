@@ -51,17 +51,12 @@ const { values: flags } = parseArgs({
  * stops within a tenth of a second after its duration (see load.ts).
  */
 const PLAN = flags.quick
-  ? { tokens: 100_000, smallTokens: 10_000, rounds: 3, roundSeconds: 1, pacedSeconds: 0.75, warmupSeconds: 0.5, guardRounds: 3, guardMs: 300, loginRounds: 1, loginSeconds: 2, idleSeconds: 2, stormRampMaxSeconds: 8, stormProbeSeconds: 2 }
-  : { tokens: 1_000_000, smallTokens: 10_000, rounds: 4, roundSeconds: 1, pacedSeconds: 0.75, warmupSeconds: 0.5, guardRounds: 5, guardMs: 500, loginRounds: 2, loginSeconds: 3, idleSeconds: 3, stormRampMaxSeconds: 10, stormProbeSeconds: 3 }
+  ? { tokens: 100_000, smallTokens: 10_000, rounds: 3, roundSeconds: 1, warmupSeconds: 0.5, guardRounds: 3, guardMs: 300, loginRounds: 1, loginSeconds: 2, idleSeconds: 2, stormRampMaxSeconds: 8, stormProbeSeconds: 2 }
+  : { tokens: 1_000_000, smallTokens: 10_000, rounds: 5, roundSeconds: 1, warmupSeconds: 0.5, guardRounds: 5, guardMs: 500, loginRounds: 2, loginSeconds: 3, idleSeconds: 3, stormRampMaxSeconds: 10, stormProbeSeconds: 3 }
 const TOKENS = flags.tokens === undefined ? PLAN.tokens : Number(flags.tokens)
 if (!Number.isSafeInteger(TOKENS) || TOKENS < PLAN.smallTokens) throw new Error(`--tokens must be an integer >= ${PLAN.smallTokens}`)
 /** Connections of the route loads (a), and of the idle/storm probe of (c) at a fixed rate. */
 const CONNECTIONS = 10
-/**
- * Requests per second of the paced loads of (a), the same for every route: under what the slowest route
- * (PostgreSQL without the cache) serves at full speed, so that each route meets the same arrivals.
- */
-const PACED_RATE = 4000
 const PROBE = { connections: 2, rate: 200 }
 /** Distinct tokens the protected load cycles through: a thousand active users. */
 const ACTIVE_TOKENS = 1000
@@ -151,17 +146,20 @@ class Server {
 }
 
 /** One load against the server, with the server's CPU time over it. */
-async function measure (server: Server, options: LoadOptions): Promise<Omit<RouteRound, 'cpuMicrosFullSpeed'>> {
+async function measure (server: Server, options: LoadOptions): Promise<{ load: LoadResult, round: RouteRound }> {
   const before = await server.usage()
   const load = await runLoad(options)
   const after = await server.usage()
   const ok = load.byStatus['200']?.count ?? 0
   return {
-    rate: load.rate,
-    p50: load.latency.p50,
-    p99: load.latency.p99,
-    cpuMicros: cpuMicrosPerRequest(before.cpu, after.cpu, load.responses),
-    unexpected: load.responses - ok + load.errors
+    load,
+    round: {
+      rate: load.rate,
+      p50: load.latency.p50,
+      p99: load.latency.p99,
+      cpuMicros: cpuMicrosPerRequest(before.cpu, after.cpu, load.responses),
+      unexpected: load.responses - ok + load.errors + load.timeouts
+    }
   }
 }
 
@@ -173,10 +171,7 @@ interface Opened {
   hashingConcurrency: number
 }
 
-/**
- * (a): open, protected, protected-with-cache and floor loads, alternating; each route at full speed (its
- * requests/s and latency), then paced at `PACED_RATE` (its CPU per request). RSS after each round for (e).
- */
+/** (a): open, protected and protected-with-cache loads, alternating; RSS after each round for (e). */
 async function routes (server: Server, opened: Opened, rssAfterRounds: number[]): Promise<RoutesSection> {
   const active = sampleIndexes(ACTIVE_TOKENS, TOKENS, seededRandom(7)).map((i) => `Bearer ${benchToken(i)}`)
   // Every load sends the same bearer tokens, /ping included (which ignores them): requests of one size,
@@ -203,9 +198,7 @@ async function routes (server: Server, opened: Opened, rssAfterRounds: number[])
       // The cache's entries expire while the other routes run (ttl 5 s): a short untimed load refills it,
       // so that the round measures its steady state (each token missed once per ttl), not a cold start.
       if (route === 'cached') await runLoad(plans.cached(CACHE_REFILL_SECONDS))
-      const full = await measure(server, plans[route](PLAN.roundSeconds))
-      const paced = await measure(server, { ...plans[route](PLAN.pacedSeconds), overallRate: PACED_RATE })
-      round[route] = { ...full, cpuMicros: paced.cpuMicros, cpuMicrosFullSpeed: full.cpuMicros, unexpected: full.unexpected + paced.unexpected }
+      round[route] = (await measure(server, plans[route](PLAN.roundSeconds))).round
     }
     rounds.push(round as RoutesSection['rounds'][number])
     rssAfterRounds.push((await server.usage()).rss)
@@ -297,7 +290,7 @@ async function logins (server: Server, opened: Opened): Promise<LoginSection> {
     const load = await runLoad(loginLoad(opened, {}))
     const after = await server.usage()
     const ok = load.byStatus['200']?.count ?? 0
-    unexpected += load.responses - ok + load.errors
+    unexpected += load.responses - ok + load.errors + load.timeouts
     rates.push(ok / load.seconds)
     eventLoopMs.push((after.eventLoopActive - before.eventLoopActive) / load.responses)
     cpuPerLogin.push(cpuMicrosPerRequest(before.cpu, after.cpu, load.responses) / 1000)
@@ -450,10 +443,8 @@ async function main (): Promise<void> {
       tokens: TOKENS,
       smallTokens: PLAN.smallTokens,
       roundSeconds: PLAN.roundSeconds,
-      pacedSeconds: PLAN.pacedSeconds,
       rounds: PLAN.rounds,
       connections: CONNECTIONS,
-      pacedRate: PACED_RATE,
       tokenCache: TOKEN_CACHE
     },
     sqlite,
