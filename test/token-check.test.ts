@@ -153,6 +153,30 @@ t.test('a token whose user row is gone comes back with no user, on both paths', 
   }
 })
 
+t.test('SQLite: lookups of one turn still answer while the app streams a query on the connection', async (t) => {
+  const { db, sqlite } = await sqliteMemory(t)
+  const store = new KyselyStore({ db, sqlite })
+  await store.migrate()
+  const client = makeClient()
+  await store.createClient(client)
+  const users = [makeUser('pony'), makeUser('mule')]
+  const tokens = users.map((user) => makeToken(client.id, user.id))
+  for (const user of users) await store.createUser(user)
+  for (const token of tokens) await store.createToken(token)
+
+  // The app's own streamed query keeps an iterator open on the connection between its rows: better-sqlite3
+  // then refuses any statement that is not a read, BEGIN included.
+  const stream = db.selectFrom('oauth2_users').select('username').orderBy('username').stream()
+  const rows = stream[Symbol.asyncIterator]()
+  t.same((await rows.next()).value, { username: 'mule' }, 'the stream is open')
+  const found = await Promise.all(tokens.map(async (token) => await store.findByAccessTokenHash(token.accessTokenHash)))
+  t.same(found.map((lookup) => lookup?.user?.username), ['pony', 'mule'], 'each check finds its token and user')
+  t.same((await rows.next()).value, { username: 'pony' }, 'the stream goes on')
+  t.equal((await rows.next()).done, true)
+  t.same(await Promise.all(tokens.map(async (token) => (await store.findByAccessTokenHash(token.accessTokenHash))?.token.id)),
+    tokens.map((token) => token.id), 'and after it ends')
+})
+
 t.test('the prepared lookup honours the table prefix', async (t) => {
   const { db, sqlite } = await sqliteMemory(t)
   const acme = new KyselyStore({ db, sqlite, tablePrefix: 'acme_' })

@@ -330,10 +330,9 @@ export class KyselyStore implements OAuth2Store {
         rows.push(values === undefined ? undefined : rowFromValues(values, lookup.at))
       }
     }
-    if (hashes.length === 1 || sqlite.inTransaction) {
+    if (hashes.length === 1 || sqlite.inTransaction || !tryBegin(lookup.begin)) {
       read()
     } else {
-      lookup.begin.run()
       try {
         read()
       } finally {
@@ -528,6 +527,20 @@ function tokenToRow (token: NewToken): NewTokenRow {
     refresh_expires_at: token.refreshExpiresAt,
     expires_at: Math.max(token.accessExpiresAt, token.refreshExpiresAt ?? token.accessExpiresAt),
     created_at: token.createdAt
+  }
+}
+
+/**
+ * Opens the shared read transaction, or says it could not: better-sqlite3 refuses any statement but a read
+ * while an iterator is open on the connection (an app's Kysely `.stream()`, between its rows). The lookups
+ * then read one by one, each in its own implicit read transaction, as a lone lookup does.
+ */
+function tryBegin (begin: SqliteStatement): boolean {
+  try {
+    begin.run()
+    return true
+  } catch {
+    return false
   }
 }
 
