@@ -64,3 +64,64 @@ t.test(`a burst of more than ${MAX_BATCH} hashes is split into fetches of at mos
   t.same(found, many)
   t.same(calls.map((hashes) => hashes.length), [MAX_BATCH, 44])
 })
+
+/** A fetch whose calls stay out until the test answers them, in order. */
+function heldFetch (rows: Row[]) {
+  const calls: string[][] = []
+  const held: Array<{ answer: () => void, fail: (error: Error) => void }> = []
+  const fetch = async (hashes: string[]): Promise<Array<Row | undefined>> => {
+    calls.push(hashes)
+    return await new Promise((resolve, reject) => {
+      held.push({ answer: () => { resolve(hashes.map((hash) => rows.find((row) => row.access_token_hash === hash))) }, fail: reject })
+    })
+  }
+  return { calls, held, fetch }
+}
+
+/** Lets the turn end, so that a scheduled flush runs. */
+async function nextTurn (): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve))
+}
+
+t.test('maxInFlight: what arrives while the fetches are out goes together when one comes back', async (t) => {
+  const more = [...rows, { access_token_hash: 'c', id: '3' }]
+  const { calls, held, fetch } = heldFetch(more)
+  const batch = new LookupBatch<Row>(fetch, { maxInFlight: 1 })
+  const first = batch.find('a')
+  await nextTurn()
+  t.same(calls, [['a']], 'the first turn\'s lookup is sent')
+  const later = [batch.find('b')]
+  await nextTurn()
+  later.push(batch.find('c'), batch.find('b'))
+  await nextTurn()
+  t.same(calls, [['a']], 'nothing more is sent while one fetch is out')
+  held[0]?.answer()
+  t.same(await first, more[0])
+  t.same(calls, [['a'], ['b', 'c']], 'the lookups of both later turns go in one fetch as soon as it is back')
+  held[1]?.answer()
+  t.same(await Promise.all(later), [more[1], more[2], more[1]])
+
+  const failing = batch.find('a')
+  await nextTurn()
+  const waiting = batch.find('c')
+  await nextTurn()
+  held[2]?.fail(new Error('connection terminated'))
+  await t.rejects(failing, { message: 'connection terminated' })
+  t.same(calls.at(-1), ['c'], 'a failed fetch frees its place too')
+  held[3]?.answer()
+  t.same(await waiting, more[2])
+})
+
+t.test('maxInFlight: a burst larger than a fetch goes out one fetch at a time', async (t) => {
+  const many = Array.from({ length: MAX_BATCH + 44 }, (_, i) => ({ access_token_hash: `h${i}`, id: String(i) }))
+  const { calls, held, fetch } = heldFetch(many)
+  const batch = new LookupBatch<Row>(fetch, { maxInFlight: 1 })
+  const found = Promise.all(many.map(async (row) => await batch.find(row.access_token_hash)))
+  await nextTurn()
+  t.same(calls.map((hashes) => hashes.length), [MAX_BATCH])
+  held[0]?.answer()
+  await nextTurn()
+  t.same(calls.map((hashes) => hashes.length), [MAX_BATCH, 44])
+  held[1]?.answer()
+  t.same(await found, many)
+})

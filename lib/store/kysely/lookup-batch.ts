@@ -3,7 +3,8 @@
  * the same turn asks for its token before the turn ends. What a lookup costs around the index read is
  * paid once per fetch: on PostgreSQL a round trip (a pool checkout, a socket write and read, the protocol:
  * far more client CPU than the lookup costs the server), on SQLite in WAL mode a read transaction (locks
- * and bookkeeping that cost more than the indexed read). So the lookups of a turn share one fetch.
+ * and bookkeeping that cost more than the indexed read). So the lookups of a turn share one fetch, and
+ * with `maxInFlight` the lookups asked for while fetches are out wait for one of them to come back.
  */
 
 /** Hashes per fetch at most: a burst larger than this is split over several fetches of the same turn. */
@@ -22,16 +23,33 @@ interface Waiter<Row> {
 
 export class LookupBatch<Row> {
   readonly #fetch: FetchRows<Row>
-  /** The hashes asked for in this turn, each with whoever asked (the same token may come twice). */
+  readonly #maxInFlight: number
+  /** The hashes asked for and not yet sent, each with whoever asked (the same token may come twice). */
   #pending = new Map<string, Array<Waiter<Row>>>()
+  /** Whether a flush is scheduled for the end of this turn. */
+  #scheduled = false
+  /** Fetches sent and not yet answered. */
+  #inFlight = 0
 
-  constructor (fetch: FetchRows<Row>) {
+  /**
+   * `maxInFlight`: fetches outstanding at most. Past it, the hashes asked for wait for one to come back and
+   * then go together in the next: under load a fetch carries everything that arrived during the one
+   * before, rather than only what arrived in one turn. A lookup waits for at most one fetch more.
+   */
+  constructor (fetch: FetchRows<Row>, { maxInFlight = Infinity }: { maxInFlight?: number } = {}) {
     this.#fetch = fetch
+    this.#maxInFlight = maxInFlight
   }
 
-  /** The row of `accessTokenHash`, or undefined: from the fetch made at the end of this turn. */
+  /** The row of `accessTokenHash`, or undefined: from a fetch made at the end of this turn or later. */
   find (accessTokenHash: string): Promise<Row | undefined> {
-    if (this.#pending.size === 0) setImmediate(() => this.#flush())
+    if (!this.#scheduled) {
+      this.#scheduled = true
+      setImmediate(() => {
+        this.#scheduled = false
+        this.#flush()
+      })
+    }
     let waiters = this.#pending.get(accessTokenHash)
     if (waiters === undefined) this.#pending.set(accessTokenHash, waiters = [])
     const list = waiters
@@ -39,11 +57,17 @@ export class LookupBatch<Row> {
     return new Promise<Row | undefined>((resolve, reject) => { list.push({ resolve, reject }) })
   }
 
+  /** Sends what is pending, in fetches of at most `MAX_BATCH`, as far as `maxInFlight` allows. */
   #flush (): void {
-    const batch = [...this.#pending]
-    this.#pending = new Map()
-    for (let start = 0; start < batch.length; start += MAX_BATCH) {
-      void this.#send(batch.slice(start, start + MAX_BATCH))
+    while (this.#pending.size > 0 && this.#inFlight < this.#maxInFlight) {
+      const batch: Array<[string, Array<Waiter<Row>>]> = []
+      for (const entry of this.#pending) {
+        batch.push(entry)
+        this.#pending.delete(entry[0])
+        if (batch.length === MAX_BATCH) break
+      }
+      this.#inFlight++
+      void this.#send(batch)
     }
   }
 
@@ -56,5 +80,8 @@ export class LookupBatch<Row> {
     } catch (error) {
       for (const [, waiters] of batch) for (const waiter of waiters) waiter.reject(error)
     }
+    this.#inFlight--
+    // What arrived while this fetch was out goes now, unless the end-of-turn flush is still to come.
+    if (!this.#scheduled) this.#flush()
   }
 }
