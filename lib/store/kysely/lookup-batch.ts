@@ -59,16 +59,16 @@ export class LookupBatch<Row> {
 
   /** Sends what is pending, in fetches of at most `MAX_BATCH`, as far as `maxInFlight` allows. */
   #flush (): void {
-    while (this.#pending.size > 0 && this.#inFlight < this.#maxInFlight) {
-      const batch: Array<[string, Array<Waiter<Row>>]> = []
-      for (const entry of this.#pending) {
-        batch.push(entry)
-        this.#pending.delete(entry[0])
-        if (batch.length === MAX_BATCH) break
-      }
+    if (this.#pending.size === 0 || this.#inFlight >= this.#maxInFlight) return
+    const all = [...this.#pending]
+    this.#pending = new Map()
+    let start = 0
+    for (; start < all.length && this.#inFlight < this.#maxInFlight; start += MAX_BATCH) {
       this.#inFlight++
-      void this.#send(batch)
+      void this.#send(all.slice(start, start + MAX_BATCH))
     }
+    // What found no room waits for the next fetch to come back (nothing else can be pending yet).
+    if (start < all.length) this.#pending = new Map(all.slice(start))
   }
 
   async #send (batch: Array<[string, Array<Waiter<Row>>]>): Promise<void> {
