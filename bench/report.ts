@@ -30,6 +30,8 @@ export interface RoutesSection {
    * the guard, then answers like `GET /me`, with no lookup. The least any hash-keyed check can cost.
    */
   cpuRatioFloor: number
+  /** Median over rounds of cached/floor CPU per request: what the cached check costs above the floor. */
+  cpuRatioCachedFloor: number
 }
 
 /** (b) logins per second against the raw argon2 verification rate at the same concurrency. */
@@ -135,7 +137,8 @@ export function routeRatios (rounds: RoutesSection['rounds']): Omit<RoutesSectio
     cpuRatioCached: median(ratios(pick('cached', 'cpuMicros'), pick('open', 'cpuMicros'))),
     rateRatio: median(ratios(pick('protected', 'rate'), pick('open', 'rate'))),
     rateRatioCached: median(ratios(pick('cached', 'rate'), pick('open', 'rate'))),
-    cpuRatioFloor: median(ratios(pick('floor', 'cpuMicros'), pick('open', 'cpuMicros')))
+    cpuRatioFloor: median(ratios(pick('floor', 'cpuMicros'), pick('open', 'cpuMicros'))),
+    cpuRatioCachedFloor: median(ratios(pick('cached', 'cpuMicros'), pick('floor', 'cpuMicros')))
   }
 }
 
@@ -209,7 +212,8 @@ function databaseText (name: string, report: DatabaseReport): string {
     ['ratio (median of per-round ratios)', 'no cache', 'cache'],
     ['protected/open CPU per request', num(routes.cpuRatio, 3), num(routes.cpuRatioCached, 3)],
     ['protected/open requests per second', num(routes.rateRatio, 3), num(routes.rateRatioCached, 3)]
-  ]), `floor/open CPU per request: ${num(routes.cpuRatioFloor, 3)} (a hook that only hashes the token, answering like GET /me)`)
+  ]), `floor/open CPU per request: ${num(routes.cpuRatioFloor, 3)} (a hook that only hashes the token, answering like GET /me)`,
+  `cached/floor CPU per request: ${num(routes.cpuRatioCachedFloor, 3)} (what the cached check costs above the floor)`)
   const size = report.tableSize
   out.push('', `(d) bearer check, one at a time, ${size.activeTokens.toLocaleString('en-US')} active tokens drawn at random from the table`, table([
     ['table', 'tokens', 'µs/check (wall)', 'µs/check (CPU)', 'µs/check, each a new token'],

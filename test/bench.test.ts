@@ -101,6 +101,12 @@ t.test('routeRatios: medians of the per-round ratios', async (t) => {
   t.equal(routes.rateRatio, 0.9, 'median of 0.9, 0.727…, 0.9')
   t.equal(routes.rateRatioCached, 0.98)
   t.equal(routes.cpuRatioFloor, 1.04, 'median of 1.05, 1.02, 1.04')
+  const cachedOverFloor = routeRatios([
+    { open: round(1000, 20), protected: round(900, 30), cached: round(950, 22), floor: round(990, 20) },
+    { open: round(1000, 20), protected: round(900, 30), cached: round(950, 25), floor: round(990, 20) },
+    { open: round(1000, 20), protected: round(900, 30), cached: round(950, 21), floor: round(990, 20) }
+  ]).cpuRatioCachedFloor
+  t.equal(cachedOverFloor, 1.1, 'cached/floor: median of 1.1, 1.25, 1.05')
 })
 
 t.test('the targets of one database, and of a run', async (t) => {
@@ -160,6 +166,7 @@ t.test('the report: readable tables, every section, and the targets', async (t) 
     'GET /me (no cache)           900    0.50    2.00        24.0        2',
     'GET /me-floor (hash only)    990    0.50    2.00        20.4        0',
     'floor/open CPU per request: 1.040 (a hook that only hashes the token, answering like GET /me)',
+    'cached/floor CPU per request: 1.000 (what the cached check costs above the floor)',
     'protected/open CPU per request         1.200  1.050',
     '(d) bearer check, one at a time, 1,000 active tokens drawn at random from the table',
     'large  1,000,000            11.50           10.50                       18.00',
