@@ -177,6 +177,26 @@ t.test('SQLite: lookups of one turn still answer while the app streams a query o
     tokens.map((token) => token.id), 'and after it ends')
 })
 
+t.test('SQLite: a check reads inside a transaction the app has open on the connection', async (t) => {
+  const { db, sqlite } = await sqliteMemory(t)
+  const store = new KyselyStore({ db, sqlite })
+  await store.migrate()
+  const client = makeClient()
+  const user = makeUser('pony')
+  await store.createClient(client)
+  await store.createUser(user)
+  const token = makeToken(client.id, user.id)
+  await store.createToken(token)
+
+  const rolledBack = new Error('rolled back')
+  await t.rejects(db.transaction().execute(async (trx) => {
+    await trx.updateTable('oauth2_tokens').set({ revoked_at: 7 }).where('id', '=', token.id).execute()
+    t.match(await store.findByAccessTokenHash(token.accessTokenHash), { token: { revokedAt: 7 } }, 'the uncommitted revocation is seen')
+    throw rolledBack
+  }), rolledBack)
+  t.match(await store.findByAccessTokenHash(token.accessTokenHash), { token: { revokedAt: null } }, 'and gone with the rollback')
+})
+
 t.test('the prepared lookup honours the table prefix', async (t) => {
   const { db, sqlite } = await sqliteMemory(t)
   const acme = new KyselyStore({ db, sqlite, tablePrefix: 'acme_' })

@@ -302,9 +302,10 @@ export class KyselyStore implements OAuth2Store {
    * fetched together at its end (see `LookupBatch`); on PostgreSQL, while a fetch is out, the lookups asked
    * for wait for it and go together in the next. On PostgreSQL as one named prepared statement, on
    * SQLite as a statement prepared once on that connection, run for each hash inside one read
-   * transaction. Sharing the connection, the SQLite lookup also sees the uncommitted writes of a
-   * transaction the store has open at that moment: a token being rotated is refused a moment early, and
-   * its successor is found a moment before anyone holds it.
+   * transaction. Sharing the connection, the SQLite lookup also sees the uncommitted writes of any
+   * transaction open on it at that moment, the store's or the app's: a token being rotated is refused a
+   * moment early, and its successor is found a moment before anyone holds it; a revocation the app then
+   * rolls back has refused checks meanwhile.
    */
   async findByAccessTokenHash (accessTokenHash: string): Promise<AccessTokenLookup | null> {
     let row: AccessTokenRow | undefined
