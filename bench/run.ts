@@ -146,20 +146,17 @@ class Server {
 }
 
 /** One load against the server, with the server's CPU time over it. */
-async function measure (server: Server, options: LoadOptions): Promise<{ load: LoadResult, round: RouteRound }> {
+async function measure (server: Server, options: LoadOptions): Promise<RouteRound> {
   const before = await server.usage()
   const load = await runLoad(options)
   const after = await server.usage()
   const ok = load.byStatus['200']?.count ?? 0
   return {
-    load,
-    round: {
-      rate: load.rate,
-      p50: load.latency.p50,
-      p99: load.latency.p99,
-      cpuMicros: cpuMicrosPerRequest(before.cpu, after.cpu, load.responses),
-      unexpected: load.responses - ok + load.errors + load.timeouts
-    }
+    rate: load.rate,
+    p50: load.latency.p50,
+    p99: load.latency.p99,
+    cpuMicros: cpuMicrosPerRequest(before.cpu, after.cpu, load.responses),
+    unexpected: load.responses - ok + load.errors + load.timeouts
   }
 }
 
@@ -198,7 +195,7 @@ async function routes (server: Server, opened: Opened, rssAfterRounds: number[])
       // The cache's entries expire while the other routes run (ttl 5 s): a short untimed load refills it,
       // so that the round measures its steady state (each token missed once per ttl), not a cold start.
       if (route === 'cached') await runLoad(plans.cached(CACHE_REFILL_SECONDS))
-      round[route] = (await measure(server, plans[route](PLAN.roundSeconds))).round
+      round[route] = await measure(server, plans[route](PLAN.roundSeconds))
     }
     rounds.push(round as RoutesSection['rounds'][number])
     rssAfterRounds.push((await server.usage()).rss)

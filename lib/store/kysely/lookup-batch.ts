@@ -26,8 +26,6 @@ export class LookupBatch<Row> {
   readonly #maxInFlight: number
   /** The hashes asked for and not yet sent, each with whoever asked (the same token may come twice). */
   #pending = new Map<string, Array<Waiter<Row>>>()
-  /** Whether a flush is scheduled for the end of this turn. */
-  #scheduled = false
   /** Fetches sent and not yet answered. */
   #inFlight = 0
 
@@ -43,13 +41,9 @@ export class LookupBatch<Row> {
 
   /** The row of `accessTokenHash`, or undefined: from a fetch made at the end of this turn or later. */
   find (accessTokenHash: string): Promise<Row | undefined> {
-    if (!this.#scheduled) {
-      this.#scheduled = true
-      setImmediate(() => {
-        this.#scheduled = false
-        this.#flush()
-      })
-    }
+    // Pending lookups have a flush coming: at the end of this turn, or when the fetch that left them
+    // waiting comes back.
+    if (this.#pending.size === 0) setImmediate(() => this.#flush())
     let waiters = this.#pending.get(accessTokenHash)
     if (waiters === undefined) this.#pending.set(accessTokenHash, waiters = [])
     const list = waiters
@@ -81,7 +75,7 @@ export class LookupBatch<Row> {
       for (const [, waiters] of batch) for (const waiter of waiters) waiter.reject(error)
     }
     this.#inFlight--
-    // What arrived while this fetch was out goes now, unless the end-of-turn flush is still to come.
-    if (!this.#scheduled) this.#flush()
+    // What arrived while this fetch was out goes now.
+    this.#flush()
   }
 }
