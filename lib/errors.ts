@@ -71,13 +71,73 @@ export function invalidCredentials (): OAuth2Error {
 }
 
 /**
- * A failure of the store (database down, timeout) or of the app's user source: logged with its error, answered
- * 503 `temporarily_unavailable` with `Retry-After`, with no internal detail. Nothing half-done is left: each
- * store operation is atomic, and the request changed nothing else.
+ * A failure of the store (database down, timeout) or of the app's user source, as opposed to a bug. The
+ * plugin's routes see the store and the user source through `reportingFailures`, which wraps their
+ * failures in this; the original error is its `cause`.
  */
-export function unavailable (request: FastifyRequest, err: unknown): OAuth2Error {
-  request.log.error({ err }, 'fastify-oauth2-server: the store failed; answering 503')
-  return new OAuth2Error('temporarily_unavailable', 'The server cannot handle the request now: retry later.', 503, {
-    'retry-after': '1'
+export class StoreFailure extends Error {
+  constructor (cause: unknown) {
+    super('the store failed', { cause })
+    this.name = 'StoreFailure'
+  }
+}
+
+/**
+ * Whether an error is a programmer's mistake (ours, or the app's in its user source or password policy)
+ * rather than an outage: JavaScript's own errors for code that misuses a value.
+ */
+export function isProgrammerError (err: unknown): boolean {
+  return err instanceof TypeError || err instanceof ReferenceError || err instanceof SyntaxError || err instanceof RangeError
+}
+
+/**
+ * The answer to an error that is not a protocol error, logged with its stack and answered without any
+ * detail: a `StoreFailure` is an outage, 503 `temporarily_unavailable` with `Retry-After` (nothing
+ * half-done is left: each store operation is atomic, and the request changed nothing else); anything else
+ * is a bug, 500 `server_error`, so that it is not mistaken for an outage and retried.
+ */
+export function serverFailure (request: FastifyRequest, err: unknown): OAuth2Error {
+  if (err instanceof StoreFailure) {
+    request.log.error({ err: err.cause }, 'fastify-oauth2-server: the store failed; answering 503')
+    return new OAuth2Error('temporarily_unavailable', 'The server cannot handle the request now: retry later.', 503, {
+      'retry-after': '1'
+    })
+  }
+  request.log.error({ err }, 'fastify-oauth2-server: unexpected error; answering 500')
+  return new OAuth2Error('server_error', 'The server encountered an unexpected error.', 500)
+}
+
+/** A store's (or user source's) error as `serverFailure` should see it: an outage unless it is a bug. */
+export function asStoreFailure (err: unknown): unknown {
+  return err instanceof StoreFailure || err instanceof OAuth2Error || isProgrammerError(err) ? err : new StoreFailure(err)
+}
+
+/**
+ * `target` (a store or the app's user source) with every method's failure passed through
+ * `asStoreFailure`, so that the routes' error handler can tell an outage from a bug. Methods run on
+ * `target` itself (private fields work); anything that is not a function is returned as it is.
+ */
+export function reportingFailures<T extends object> (target: T): T {
+  // By the method itself, so that a method replaced on the target later is wrapped anew.
+  const wrapped = new WeakMap<(...args: unknown[]) => unknown, unknown>()
+  return new Proxy(target, {
+    get (object, property) {
+      const value: unknown = Reflect.get(object, property, object)
+      if (typeof value !== 'function') return value
+      let method = wrapped.get(value as (...args: unknown[]) => unknown)
+      if (method === undefined) {
+        method = function (...args: unknown[]): unknown {
+          let result: unknown
+          try {
+            result = value.apply(object, args)
+          } catch (err) {
+            throw asStoreFailure(err)
+          }
+          return result instanceof Promise ? result.catch((err: unknown) => { throw asStoreFailure(err) }) : result
+        }
+        wrapped.set(value as (...args: unknown[]) => unknown, method)
+      }
+      return method
+    }
   })
 }

@@ -21,6 +21,8 @@ export type {
   NewToken,
   NewUser,
   OAuth2Store,
+  RefreshReuse,
+  ThrottleState,
   TokenRecord,
   TokenUser,
   UserRecord

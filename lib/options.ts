@@ -91,8 +91,11 @@ export interface OAuth2ServerOptions extends UsersOption, DecoratorOption {
   /** Seconds a refresh token lives; each refresh issues a new one with a fresh lifetime. Default 30 days. */
   refreshTokenTtl?: number
   /**
-   * Seconds during which a just-rotated refresh token may be redeemed once more without being treated
-   * as stolen (benign client races, e.g. two tabs). Default `0`: any reuse revokes the whole family.
+   * Seconds after its rotation during which a refresh token may still be exchanged, up to
+   * `MAX_REFRESH_EXCHANGES` times in all, without being treated as stolen: a client racing itself (two tabs
+   * refreshing at once, a request retried after a lost answer) stays logged in, and every pair it gets
+   * works and refreshes onward. Presented after that, the token ends its whole family (RFC 9700 §4.14.2).
+   * Default `5`; `0` turns the window off (any second exchange ends the family).
    */
   refreshTokenReuseInterval?: number
   /** Every scope the server knows. Default `['read', 'write']`. */
@@ -198,6 +201,13 @@ export interface ResolvedOptions {
 }
 
 const DAY = 86_400
+/**
+ * Most exchanges of one refresh token: its rotation, then up to four more inside the reuse window (two
+ * tabs and a retry, with room to spare). Past it a racing request gets `invalid_grant`, and the family lives.
+ */
+export const MAX_REFRESH_EXCHANGES = 5
+/** Longest `refreshTokenReuseInterval`, in seconds: the window delays the detection of a stolen token. */
+export const MAX_REFRESH_REUSE_INTERVAL = 300
 /** The body schemas of the token and sign-up routes refuse longer passwords and usernames than these. */
 export const MAX_PASSWORD_LENGTH = 4096
 export const MAX_USERNAME_LENGTH = 1024
@@ -207,7 +217,7 @@ const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
 const STORE_METHODS = [
   'createUser', 'findUserByUsernameKey', 'findUserById', 'updatePasswordHash',
   'createClient', 'findClient', 'listClients', 'deleteClient', 'updateClientSecret',
-  'createToken', 'findByAccessTokenHash', 'findByRefreshTokenHash', 'findChild', 'rotateRefreshToken',
+  'createToken', 'findByAccessTokenHash', 'findByRefreshTokenHash', 'rotateRefreshToken',
   'revokeToken', 'revokeFamily', 'revokeUserTokens', 'deleteExpiredTokens',
   'hitThrottle', 'getThrottle', 'clearThrottle', 'deleteExpiredThrottles'
 ] as const
@@ -333,7 +343,7 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
     users,
     accessTokenTtl: integer('accessTokenTtl', opts.accessTokenTtl, 3600, 1),
     refreshTokenTtl: integer('refreshTokenTtl', opts.refreshTokenTtl, 30 * DAY, 1),
-    refreshTokenReuseInterval: integer('refreshTokenReuseInterval', opts.refreshTokenReuseInterval, 0, 0),
+    refreshTokenReuseInterval: integer('refreshTokenReuseInterval', opts.refreshTokenReuseInterval, 5, 0, MAX_REFRESH_REUSE_INTERVAL),
     scopes,
     defaultScopes,
     decorator,

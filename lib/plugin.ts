@@ -6,6 +6,7 @@ import { PasswordHasher } from './crypto/passwords.js'
 import { ConfigErrorCode, OAuth2ConfigError } from './errors.js'
 import { resolveOptions, type OAuth2ServerOptions } from './options.js'
 import { prepareContext } from './routes/common.js'
+import { routeContext } from './routes/context.js'
 import { introspectRoute } from './routes/introspect.js'
 import { metadataRoute } from './routes/metadata.js'
 import { revokeRoute } from './routes/revoke.js'
@@ -32,6 +33,8 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
   const tokenCache = new TokenCache(options.tokenCache)
 
   const guards = guardFactory(options, tokenCache)
+  // What every route shares, built once: the store and users reporting their failures, the throttle, …
+  const context = routeContext(options, hasher, tokenCache)
   const api: OAuth2ServerApi = {
     authenticate: guards.authenticate,
     verifyBearer: guards.verifyBearer,
@@ -49,10 +52,10 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
   const { prefix } = opts as { prefix?: string }
   await app.register(async (scope) => {
     await prepareContext(scope, options.bodyLimit)
-    tokenRoute(scope, options, hasher, tokenCache)
-    if (options.routes.signUp !== false) signUpRoute(scope, options, hasher, options.routes.signUp)
-    if (options.routes.revoke !== false) revokeRoute(scope, options, options.routes.revoke, tokenCache)
-    if (options.routes.introspect !== false) introspectRoute(scope, options, options.routes.introspect)
+    tokenRoute(scope, context)
+    if (options.routes.signUp !== false) signUpRoute(scope, context, options.routes.signUp)
+    if (options.routes.revoke !== false) revokeRoute(scope, context, options.routes.revoke)
+    if (options.routes.introspect !== false) introspectRoute(scope, context, options.routes.introspect)
     if (options.routes.metadata !== false) metadataRoute(scope, options, options.routes.metadata)
   }, { prefix })
 }

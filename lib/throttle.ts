@@ -1,12 +1,15 @@
 import { hashToken } from './crypto/tokens.js'
 import { OAuth2Error } from './errors.js'
 import type { ThrottleLimits } from './options.js'
-import type { OAuth2Store, ThrottleState } from './store/store.js'
+import type { OAuth2Store } from './store/store.js'
 
 /**
  * The brute-force defence. Its counters live in the store, under keys that are SHA-256 hashes (the store
- * never learns which usernames were tried from where). A throttled request is refused before any hash is
- * computed, and the same way whether or not the user exists.
+ * never learns which usernames were tried from where). Every attempt is counted before its password is
+ * checked, in one atomic store operation that returns the new count (as a rate limiter's `incr` does):
+ * of any number of attempts sent at once, at most the limit get past, whatever the store and however many
+ * server instances share it. A refused attempt costs no hash, and is refused the same way whether or not
+ * the user exists.
  */
 export class Throttle {
   readonly #store: OAuth2Store
@@ -20,44 +23,50 @@ export class Throttle {
   }
 
   /**
-   * Refuses a login attempt (429) when its (username, IP) or its IP has failed too often. Resolves with
-   * whether the (username, IP) has failures on record: only then has a successful login anything to clear.
+   * Counts a login attempt against its (username, IP), then against its IP, and refuses it (429) as soon as
+   * either count passes its limit. The (username, IP) goes first, so that hammering one username does not
+   * also use up the address's allowance for every other user.
    */
-  async checkLogin (usernameKey: string, ip: string): Promise<boolean> {
-    const now = this.#now()
-    const [user, address] = await Promise.all([
-      this.#store.getThrottle(userKey(usernameKey, ip), now),
-      this.#store.getThrottle(ipKey('login', ip), now)
-    ])
-    this.#refuseOver(user, this.#limits.loginFailuresPerUser, now)
-    this.#refuseOver(address, this.#limits.loginFailuresPerIp, now)
-    return user !== null
+  async loginAttempt (usernameKey: string, ip: string): Promise<void> {
+    await this.#hit(userKey(usernameKey, ip), this.#limits.loginFailuresPerUser)
+    await this.#hit(ipKey('login', ip), this.#limits.loginFailuresPerIp)
   }
 
-  /** Counts a failed login against its (username, IP) and its IP. */
-  async loginFailed (usernameKey: string, ip: string): Promise<void> {
-    const now = this.#now()
-    const windowMs = this.#limits.window * 1000
-    await Promise.all([
-      this.#store.hitThrottle(userKey(usernameKey, ip), windowMs, now),
-      this.#store.hitThrottle(ipKey('login', ip), windowMs, now)
-    ])
-  }
-
-  /** A successful login clears its (username, IP) failures; the IP's count stays. */
+  /**
+   * A successful login forgets its (username, IP)'s attempts, and takes its own attempt back from the IP's
+   * count: what the IP's limit counts is failures, so an office behind one address is not locked out by
+   * its users' successful logins.
+   */
   async loginSucceeded (usernameKey: string, ip: string): Promise<void> {
-    await this.#store.clearThrottle(userKey(usernameKey, ip))
+    const now = this.#now()
+    await Promise.all([
+      this.#store.clearThrottle(userKey(usernameKey, ip)),
+      this.#store.hitThrottle(ipKey('login', ip), this.#windowMs(), now, -1)
+    ])
+  }
+
+  /** Takes back an attempt whose password could not be checked (the hashing queue was full, the store failed). */
+  async loginUnchecked (usernameKey: string, ip: string): Promise<void> {
+    const now = this.#now()
+    await Promise.all([
+      this.#store.hitThrottle(userKey(usernameKey, ip), this.#windowMs(), now, -1),
+      this.#store.hitThrottle(ipKey('login', ip), this.#windowMs(), now, -1)
+    ])
   }
 
   /** Counts a sign-up attempt from an IP and refuses it (429) past the limit. */
   async signUp (ip: string): Promise<void> {
-    const now = this.#now()
-    const state = await this.#store.hitThrottle(ipKey('sign-up', ip), this.#limits.window * 1000, now)
-    this.#refuseOver({ count: state.count - 1, resetAt: state.resetAt }, this.#limits.signUpsPerIp, now)
+    await this.#hit(ipKey('sign-up', ip), this.#limits.signUpsPerIp)
   }
 
-  #refuseOver (state: ThrottleState | null, limit: number, now: number): void {
-    if (state === null || state.count < limit) return
+  #windowMs (): number {
+    return this.#limits.window * 1000
+  }
+
+  async #hit (key: string, limit: number): Promise<void> {
+    const now = this.#now()
+    const state = await this.#store.hitThrottle(key, this.#windowMs(), now)
+    if (state.count <= limit) return
     const seconds = Math.max(1, Math.ceil((state.resetAt - now) / 1000))
     throw new OAuth2Error('slow_down', 'Too many attempts: retry later.', 429, { 'retry-after': String(seconds) })
   }
@@ -69,9 +78,4 @@ function userKey (usernameKey: string, ip: string): string {
 
 function ipKey (kind: string, ip: string): string {
   return hashToken(`${kind}-ip\u0000${ip}`)
-}
-
-/** The throttle of a plugin instance, or `null` when `throttle: false`. */
-export function throttleFor (options: { store: OAuth2Store, throttle: Readonly<ThrottleLimits> | null, now: () => number }): Throttle | null {
-  return options.throttle === null ? null : new Throttle(options.store, options.throttle, options.now)
 }

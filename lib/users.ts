@@ -10,16 +10,36 @@ export interface NormalizedUsername {
   usernameKey: string
 }
 
-/** The uniqueness key of a username: NFKC, lower-cased, NFKC again (lower-casing can denormalize). */
+/**
+ * The uniqueness key of a username: NFKC, then Unicode full case folding, then NFKC again (case mapping can
+ * denormalize). The folding maps to upper case and back to lower case, then folds the final sigma, so
+ * `straße` = `STRASSE` and `ΟΔΟΣ` = `οδος`; it is Unicode's default case folding except that it also
+ * folds the dotless `ı` onto `i` (a stricter uniqueness, never a looser one).
+ */
 export function usernameKey (username: string): string {
+  return username.normalize('NFKC').toUpperCase().toLowerCase().replaceAll('\u03C2', '\u03C3').normalize('NFKC')
+}
+
+/**
+ * The key that versions up to 0.1 stored: NFKC, lower-cased, NFKC again. A row whose folded key would have
+ * clashed with another user's when its store was migrated keeps this one (see `UserDirectory`).
+ */
+export function legacyUsernameKey (username: string): string {
   return username.normalize('NFKC').toLowerCase().normalize('NFKC')
+}
+
+/** Characters (code points) of a username after NFKC, as sign-up and login both count them. */
+export function usernameLength (username: string): number {
+  let length = 0
+  for (const _ of username.normalize('NFKC')) length++
+  return length
 }
 
 /** Normalizes and checks a username at sign-up; throws `invalid_request` saying what is wrong. */
 export function normalizeUsername (raw: string, maxLength: number): NormalizedUsername {
   const username = raw.normalize('NFKC')
   if (username.length === 0) throw new OAuth2Error('invalid_request', 'The username may not be blank.')
-  if ([...username].length > maxLength) {
+  if (usernameLength(username) > maxLength) {
     throw new OAuth2Error('invalid_request', `The username may have at most ${maxLength} characters.`)
   }
   if (!USERNAME.test(username)) {

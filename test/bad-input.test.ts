@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
-import { MemoryStore, type NewToken, type NewUser, type UserRecord } from '../lib/index.js'
+import { MemoryStore, type NewToken, type NewUser, type RefreshReuse, type UserRecord } from '../lib/index.js'
 import { usernameKey } from '../lib/users.js'
 import { basic, buildApp, type TestApp } from './fixtures/app.js'
 
@@ -30,8 +30,8 @@ class CountingStore extends MemoryStore {
     this.writes.push(`createToken ${token.id}`)
   }
 
-  override async rotateRefreshToken (currentId: string, next: NewToken, now: number): Promise<boolean> {
-    const rotated = await super.rotateRefreshToken(currentId, next, now)
+  override async rotateRefreshToken (currentId: string, next: NewToken, now: number, reuse: RefreshReuse): Promise<boolean> {
+    const rotated = await super.rotateRefreshToken(currentId, next, now, reuse)
     if (rotated) this.writes.push(`rotateRefreshToken ${currentId}`)
     return rotated
   }

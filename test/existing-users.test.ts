@@ -338,16 +338,17 @@ t.test('anything but true or \'rehash\' from verifyPassword is a wrong password'
 
 /** How the plugin answers a failing store or user source: 503 with Retry-After, nothing internal. */
 const UNAVAILABLE = { error: 'temporarily_unavailable', error_description: 'The server cannot handle the request now: retry later.' }
+const SERVER_ERROR = { error: 'server_error', error_description: 'The server encountered an unexpected error.' }
 
-t.test('a numeric user id is a programmer error: answered as a failing source, nothing issued', async (t) => {
+t.test('a numeric user id is a programmer error: 500 server_error, nothing issued', async (t) => {
   const { source } = mapUsers([], {
     findByUsername: async () => ({ id: 7 as unknown as string, username: 'pony', passwordHash: 'x', email: '' }),
     verifyPassword: async () => true
   })
   const ctx = await app(t, source)
   const res = await ctx.login('pony', 'djangsta-secret')
-  t.equal(res.statusCode, 503)
-  t.same(res.json(), UNAVAILABLE, 'the reason is logged, not sent')
+  t.equal(res.statusCode, 500)
+  t.same(res.json(), SERVER_ERROR, 'the reason is logged, not sent')
   t.equal(await ctx.store.revokeUserTokens('7', 0), 0, 'no token was issued')
 })
 
@@ -458,12 +459,12 @@ t.test('sign-up with users.create: the checked name and password go to the app',
   t.same(calls.create.map((c) => c.username), ['pony', 'racer'], 'a taken name found first, or a refused input, never reaches create')
 })
 
-t.test('sign-up: a numeric id from users.create is a programmer error, answered as a failing source', async (t) => {
+t.test('sign-up: a numeric id from users.create is a programmer error, answered 500 server_error', async (t) => {
   const { source } = mapUsers([], { create: async (user) => ({ id: 3 as unknown as string, username: user.username }) })
   const ctx = await app(t, source)
   const res = await ctx.signUp('pony', 'djangsta-secret')
-  t.equal(res.statusCode, 503)
-  t.same(res.json(), UNAVAILABLE)
+  t.equal(res.statusCode, 500)
+  t.same(res.json(), SERVER_ERROR)
 })
 
 t.test('without users.create there is no sign-up route', async (t) => {

@@ -38,7 +38,7 @@ t.test('migrate() is idempotent', async (t) => {
     'oauth2_clients', 'oauth2_migrations', 'oauth2_migrations_lock', 'oauth2_throttles', 'oauth2_tokens', 'oauth2_users'
   ])
   const { rows } = await sql<{ name: string }>`select name from oauth2_migrations order by name`.execute(db)
-  t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles'])
+  t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles', '0003_refresh_exchanges', '0004_username_case_fold'])
 })
 
 t.test('every table and index carries a custom prefix; stores with different prefixes share nothing', async (t) => {
@@ -120,7 +120,7 @@ t.test('two connections migrating one fresh SQLite file at once both succeed, an
   const results = await Promise.allSettled(stores.map(async (store) => await store.migrate()))
   t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled'])
   const { rows } = await sql<{ name: string }>`select name from oauth2_migrations order by name`.execute(opened[0]!.db)
-  t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles'])
+  t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles', '0003_refresh_exchanges', '0004_username_case_fold'])
   t.same(await tableNames(opened[1]!.db), [
     'oauth2_clients', 'oauth2_migrations', 'oauth2_migrations_lock', 'oauth2_throttles', 'oauth2_tokens', 'oauth2_users'
   ])
@@ -158,7 +158,7 @@ t.test('a rotation whose insert fails leaves the current record unrotated', asyn
   await store.createToken(first)
   await store.createToken(other)
   const clash = makeToken(client.id, null, { parentId: first.id, accessTokenHash: other.accessTokenHash })
-  await t.rejects(store.rotateRefreshToken(first.id, clash, 5))
+  await t.rejects(store.rotateRefreshToken(first.id, clash, 5, { since: 0, maxExchanges: 1 }))
   t.equal((await store.findByRefreshTokenHash(first.refreshTokenHash!))?.rotatedAt, null)
 })
 
@@ -314,7 +314,7 @@ await store.findClient('warm-up')
 process.send('ready')
 await new Promise((resolve) => process.once('message', resolve))
 const results = await Promise.all(data.jobs.map((job) => Promise.all(job.nexts.map((next) =>
-  store.rotateRefreshToken(job.currentId, next, Date.now()).then((won) => ({ won }), (err) => ({ error: String(err) }))))))
+  store.rotateRefreshToken(job.currentId, next, Date.now(), { since: Number.MAX_SAFE_INTEGER, maxExchanges: 1 }).then((won) => ({ won }), (err) => ({ error: String(err) }))))))
 await db.destroy()
 process.send(results, () => process.exit(0))
 `

@@ -14,7 +14,8 @@ async function instance (t: Test, url: string): Promise<Awaited<ReturnType<typeo
   const { db } = await openDatabase(url)
   const store = new KyselyStore({ db })
   await store.migrate()
-  const example = await buildExampleApp(store)
+  // No reuse window: a second exchange of a refresh token is a replay (test/concurrency.test.ts covers the window).
+  const example = await buildExampleApp(store, { refreshTokenReuseInterval: 0 })
   t.teardown(async () => {
     await example.app.close()
     await db.destroy()

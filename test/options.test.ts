@@ -143,7 +143,7 @@ t.test('resolveOptions: options that are not an object, the defaults, and a froz
     store,
     accessTokenTtl: 3600,
     refreshTokenTtl: 30 * 86_400,
-    refreshTokenReuseInterval: 0,
+    refreshTokenReuseInterval: 5,
     scopes: ['read', 'write'],
     defaultScopes: ['read', 'write'],
     decorator: 'user',

@@ -1,6 +1,7 @@
 /** Brute-force defence: failed logins per (username, IP) and per IP, sign-ups per IP; state in the store. */
 import Fastify from 'fastify'
 import t from 'tap'
+import { hashToken } from '../lib/crypto/tokens.js'
 import type { OAuth2ServerOptions } from '../lib/index.js'
 import { buildApp, T0, type TestApp } from './fixtures/app.js'
 import { startExampleServer, type ExampleServer } from './fixtures/example-server.js'
@@ -60,7 +61,7 @@ forEachStore(t, async (t, open) => {
     for (let i = 0; i < 4; i++) t.equal((await loginFrom(ctx, ATTACKER, 'pony', 'wrong')).statusCode, 400)
   })
 
-  t.test('a login writes its token, and clears throttle state only when there are failures to forget', async (t) => {
+  t.test('every attempt is counted before its check; a success forgets the (username, IP) and gives the IP its hit back', async (t) => {
     const store = await open(t)
     const writes: string[] = []
     const watched = new Set(['createToken', 'hitThrottle', 'clearThrottle'])
@@ -70,7 +71,7 @@ forEachStore(t, async (t, open) => {
         const value = Reflect.get(target, name, receiver) as unknown
         if (typeof value !== 'function') return value
         return (...args: unknown[]) => {
-          if (watched.has(String(name))) writes.push(String(name))
+          if (watched.has(String(name))) writes.push(`${String(name)}${name === 'hitThrottle' && args[3] === -1 ? ' -1' : ''}`)
           return (value as (...a: unknown[]) => unknown).apply(target, args)
         }
       }
@@ -78,17 +79,23 @@ forEachStore(t, async (t, open) => {
     const ctx = await buildApp(t, { store: spy, throttle: limits })
     await ctx.signUp('pony', 'djangsta-secret')
     writes.length = 0
-    t.equal((await loginFrom(ctx, ATTACKER, 'pony', 'djangsta-secret')).statusCode, 200)
-    t.same(writes, ['createToken'], 'no failures on record: the token is the only write')
-    writes.length = 0
     t.equal((await loginFrom(ctx, ATTACKER, 'pony', 'wrong')).statusCode, 400)
-    t.same(writes, ['hitThrottle', 'hitThrottle'], 'a failure counts against the (username, IP) and the IP')
+    t.same(writes, ['hitThrottle', 'hitThrottle'], 'a failure counts against the (username, IP) and the IP, before the check')
     writes.length = 0
     t.equal((await loginFrom(ctx, ATTACKER, 'pony', 'djangsta-secret')).statusCode, 200)
-    t.same(writes, ['clearThrottle', 'createToken'], 'the failure is forgotten at the next success')
-    writes.length = 0
-    t.equal((await loginFrom(ctx, ATTACKER, 'pony', 'djangsta-secret')).statusCode, 200)
-    t.same(writes, ['createToken'])
+    t.same(writes, ['hitThrottle', 'hitThrottle', 'clearThrottle', 'hitThrottle -1', 'createToken'], 'counted, then forgotten')
+    t.equal((await store.getThrottle(hashToken(`login-ip\u0000${ATTACKER}`), T0))?.count, 1, 'the IP keeps only the failure')
+    for (let i = 0; i < 6; i++) t.equal((await loginFrom(ctx, ATTACKER, 'pony', i < 5 ? 'wrong' : 'djangsta-secret')).statusCode, i < 5 ? 400 : 429)
+  })
+
+  t.test('attempts shed by a full hashing queue are given back: they were never checked', async (t) => {
+    const ctx = await buildApp(t, { store: await open(t), throttle: limits, hashing: { concurrency: 1, maxQueue: 0 } })
+    await ctx.signUp('pony', 'djangsta-secret')
+    const burst = await Promise.all(Array.from({ length: 3 }, () => loginFrom(ctx, ATTACKER, 'pony', 'wrong')))
+    t.same(burst.map((r) => r.statusCode).sort(), [400, 503, 503])
+    const after = []
+    for (let i = 0; i < 5; i++) after.push((await loginFrom(ctx, ATTACKER, 'pony', 'wrong')).statusCode)
+    t.same(after, [400, 400, 400, 400, 429], 'one failure on record, not three')
   })
 
   t.test('failures per IP across usernames', async (t) => {

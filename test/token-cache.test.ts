@@ -203,7 +203,8 @@ t.test('on: a refresh rotation kills the cached access token at once', async (t)
 })
 
 t.test('on: reuse detection kills the whole family\'s cached tokens at once', async (t) => {
-  const { ctx } = await cachedApp(t)
+  // No reuse window, so that the replay comes while the entry is cached.
+  const { ctx } = await cachedApp(t, { refreshTokenReuseInterval: 0 })
   const tokens = await loggedIn(ctx)
   const rotated = (await ctx.refresh(tokens.refresh_token)).json()
   t.equal((await ctx.me(rotated.access_token)).statusCode, 200, 'cached')

@@ -1,9 +1,10 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { hashToken } from '../crypto/tokens.js'
-import { OAuth2Error, sendOAuth2Error, unavailable } from '../errors.js'
+import { asStoreFailure, OAuth2Error, sendOAuth2Error, serverFailure } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
 import type { AccessTokenLookup, AccessTokenRecord } from '../store/store.js'
 import type { BearerStrategy, GuardOptions, OAuth2User } from '../types.js'
+import { accessTokenState, type AccessTokenState } from './liveness.js'
 import { TokenCache, type VerifiedToken } from './token-cache.js'
 import { tokenUserResolver } from './user-directory.js'
 
@@ -12,6 +13,13 @@ const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
 const BEARER_SCHEME = /^bearer(?: |$)/i
 /** Our tokens are 43 characters; anything much longer is not worth hashing. */
 const MAX_TOKEN_LENGTH = 512
+
+/** What a dead token is told (RFC 6750 `error_description`). */
+const DEAD: Record<Exclude<AccessTokenState, 'live'>, string> = {
+  revoked: 'The access token is invalid.',
+  orphaned: 'The access token is invalid.',
+  expired: 'The access token has expired.'
+}
 
 /** The two ways a failed bearer check ends: the guard answers it, the @fastify/auth strategy throws it. */
 type Failure = (reply: FastifyReply, error: OAuth2Error) => FastifyReply
@@ -86,22 +94,22 @@ export function guardFactory (options: ResolvedOptions, cache = new TokenCache(f
       try {
         found = await store.findByAccessTokenHash(hash)
       } catch (err) {
-        return fail(reply, unavailable(request, err))
+        return fail(reply, serverFailure(request, asStoreFailure(err)))
       }
       if (found === null) return reject(reply, 'invalid_token', 'The access token is invalid.')
       const { token } = found
-      if (token.revokedAt !== null || token.rotatedAt !== null) return reject(reply, 'invalid_token', 'The access token is invalid.')
+      const state = accessTokenState(token, now)
+      if (state !== 'live') return reject(reply, 'invalid_token', DEAD[state])
       // The store's user, or the app's own (the `users` option); a user token whose user is gone is dead.
       // The store's user is at hand: no await (and no extra turn of the microtask queue) for it.
-      const resolved = resolveUser(found)
       let user: OAuth2User | null
       try {
+        const resolved = resolveUser(found)
         user = resolved instanceof Promise ? await resolved : resolved
       } catch (err) {
-        return fail(reply, unavailable(request, err))
+        return fail(reply, serverFailure(request, asStoreFailure(err)))
       }
-      if (token.userId !== null && user === null) return reject(reply, 'invalid_token', 'The access token is invalid.')
-      if (token.accessExpiresAt <= now) return reject(reply, 'invalid_token', 'The access token has expired.')
+      if (accessTokenState(token, now, user !== null) !== 'live') return reject(reply, 'invalid_token', DEAD.orphaned)
       if (cache.enabled) cache.set(hash, verifiedToken(token, user), epoch, now)
       return admit(request, reply, user, token.clientId, token.scopes, token.accessExpiresAt)
     }

@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto'
 import type { PasswordHasher } from '../crypto/passwords.js'
 import type { ResolvedOptions } from '../options.js'
-import type { AccessTokenLookup } from '../store/store.js'
+import type { AccessTokenLookup, UserRecord } from '../store/store.js'
 import type { OAuth2User } from '../types.js'
-import { usernameKey, type NormalizedUsername } from '../users.js'
+import { legacyUsernameKey, usernameKey, usernameLength, type NormalizedUsername } from '../users.js'
 import type { AppUser, PasswordTools, UserSource } from './user-source.js'
 
 /** What the token and sign-up routes need to know about users. */
@@ -46,11 +46,22 @@ export function tokenUserResolver (options: ResolvedOptions): TokenUserResolver 
 
 function storeDirectory (options: ResolvedOptions, hasher: PasswordHasher): UserDirectory {
   const { store } = options
+
+  /**
+   * The user a login names. A row still under its pre-0.2 key (its folded key clashed with another user's
+   * when the store was migrated) is found by that key first; every other row is found by the folded key.
+   * Only names whose two keys differ (`ß`, a final `ς`, …) can cost the second lookup.
+   */
+  async function find (username: string): Promise<UserRecord | null> {
+    if (usernameLength(username) > options.usernameMaxLength) return null
+    const key = usernameKey(username)
+    const legacy = legacyUsernameKey(username)
+    return (legacy === key ? null : await store.findUserByUsernameKey(legacy)) ?? await store.findUserByUsernameKey(key)
+  }
+
   return {
     async logIn (username, password) {
-      const user = username.length > options.usernameMaxLength
-        ? null
-        : await store.findUserByUsernameKey(usernameKey(username))
+      const user = await find(username)
       // An unknown user is verified against a dummy hash: same answer, same time.
       const valid = await hasher.verify(user?.passwordHash ?? null, password)
       if (user === null || !valid) return null
@@ -84,7 +95,7 @@ function appDirectory (source: UserSource, options: ResolvedOptions, hasher: Pas
 
   return {
     async logIn (username, password) {
-      const user = username.length > options.usernameMaxLength ? null : await source.findByUsername(username)
+      const user = usernameLength(username) > options.usernameMaxLength ? null : await source.findByUsername(username)
       if (user === null) {
         await hasher.verify(null, password)
         return null

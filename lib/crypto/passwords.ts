@@ -37,7 +37,12 @@ export class PasswordHasher {
   readonly #limits: HashingLimits
   readonly #waiting: Array<() => void> = []
   #running = 0
-  #dummyHash: Promise<string> | undefined
+  /**
+   * What an unknown user's password is verified against: the current parameters, a random salt and a
+   * random digest. Verifying costs exactly what a real hash costs, and making it costs no hash at all, so
+   * no hashing happens outside the bounded queue. No password matches it (that would take a preimage).
+   */
+  readonly #dummyHash = `${CURRENT_PARAMETERS}${phcBase64(randomBytes(16))}$${phcBase64(randomBytes(32))}`
 
   constructor (limits: HashingLimits) {
     this.#limits = { ...limits }
@@ -56,8 +61,7 @@ export class PasswordHasher {
    */
   async verify (passwordHash: string | null, password: string): Promise<boolean> {
     if (passwordHash === null) {
-      const dummy = await this.#dummy()
-      await this.#withSlot(() => safeVerify(dummy, password))
+      await this.#withSlot(() => safeVerify(this.#dummyHash, password))
       return false
     }
     if (isDjangoPbkdf2Hash(passwordHash)) return this.#withSlot(() => verifyDjangoPbkdf2(passwordHash, password))
@@ -72,11 +76,6 @@ export class PasswordHasher {
   /** Hashes waiting for a slot now (for tests and metrics). */
   get queued (): number {
     return this.#waiting.length
-  }
-
-  #dummy (): Promise<string> {
-    this.#dummyHash ??= argon2Hash(randomBytes(16).toString('hex'), ARGON2_OPTIONS)
-    return this.#dummyHash
   }
 
   async #withSlot<T> (work: () => Promise<T>): Promise<T> {
@@ -99,6 +98,11 @@ export class PasswordHasher {
       else next()
     }
   }
+}
+
+/** PHC strings carry base64 without padding. */
+function phcBase64 (bytes: Buffer): string {
+  return bytes.toString('base64').replace(/=+$/, '')
 }
 
 async function safeVerify (passwordHash: string, password: string): Promise<boolean> {

@@ -1,6 +1,6 @@
 import formbody from '@fastify/formbody'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { OAuth2Error, sendOAuth2Error, unavailable } from '../errors.js'
+import { OAuth2Error, sendOAuth2Error, serverFailure } from '../errors.js'
 
 const FORM = 'application/x-www-form-urlencoded'
 
@@ -60,7 +60,7 @@ function errorHandler (this: FastifyInstance, error: FastifyError, request: Fast
     const description = FRAMEWORK_ERRORS[error.code] ?? 'The request could not be read.'
     return sendOAuth2Error(reply, new OAuth2Error('invalid_request', description, status))
   }
-  return sendOAuth2Error(reply, unavailable(request, error))
+  return sendOAuth2Error(reply, serverFailure(request, error))
 }
 
 /** RFC 6749 §3.2 wants the parameters in the body: a query string on these routes is refused. */

@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticateClient, type ClientParameters } from '../auth/client-auth.js'
+import { accessTokenState } from '../auth/liveness.js'
 import { tokenUserResolver } from '../auth/user-directory.js'
 import { hashToken } from '../crypto/tokens.js'
 import { OAuth2Error } from '../errors.js'
-import type { ResolvedOptions } from '../options.js'
 import type { AccessTokenRecord } from '../store/store.js'
+import type { RouteContext } from './context.js'
 import { bodyString, clientCredentialsProperties, routePaths } from './common.js'
 import { CONSUMES, documented, NO_STORE_HEADERS, OPENAPI_TAG, responses } from './openapi.js'
 
@@ -75,8 +76,8 @@ const INACTIVE: IntrospectionResponse = Object.freeze({ active: false })
  * access token's metadata, `{ "active": false }` for anything else. Only access tokens are described;
  * `token_type_hint` is accepted and ignored (§2.1 allows it).
  */
-export function introspectRoute (app: FastifyInstance, options: ResolvedOptions, path: string): void {
-  const { store } = options
+export function introspectRoute (app: FastifyInstance, ctx: RouteContext, path: string): void {
+  const { options, store } = ctx
   // The user as the guard sees it: from the store, or from the app's own `users` source.
   const resolveUser = tokenUserResolver(options)
 
@@ -85,9 +86,10 @@ export function introspectRoute (app: FastifyInstance, options: ResolvedOptions,
     const found = await store.findByAccessTokenHash(hashToken(token))
     if (found === null) return null
     const record = found.token
-    if (record.revokedAt !== null || record.rotatedAt !== null || record.accessExpiresAt <= options.now()) return null
+    const now = options.now()
+    if (accessTokenState(record, now) !== 'live') return null
     const user = await resolveUser(found)
-    if (record.userId !== null && user === null) return null
+    if (accessTokenState(record, now, user !== null) !== 'live') return null
     return { record, username: user === null ? null : user.username }
   }
 

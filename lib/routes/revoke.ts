@@ -1,10 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticateClient, type ClientParameters } from '../auth/client-auth.js'
-import { TokenCache } from '../auth/token-cache.js'
 import { hashToken } from '../crypto/tokens.js'
 import { OAuth2Error } from '../errors.js'
-import type { ResolvedOptions } from '../options.js'
 import type { AccessTokenRecord, ClientRecord } from '../store/store.js'
+import type { RouteContext } from './context.js'
 import { bodyString, clientCredentialsProperties, routePaths } from './common.js'
 import { CONSUMES, documented, NO_STORE_HEADERS, OPENAPI_TAG, responses } from './openapi.js'
 
@@ -45,8 +44,8 @@ const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' }
  * revoked only if it was issued to that client, and the answer is 200 with an empty body whatever became
  * of it (§2.2), so the endpoint tells nobody whether a token exists or whose it is.
  */
-export function revokeRoute (app: FastifyInstance, options: ResolvedOptions, path: string, cache = new TokenCache(false)): void {
-  const { store } = options
+export function revokeRoute (app: FastifyInstance, ctx: RouteContext, path: string): void {
+  const { options, store, tokenCache: cache } = ctx
 
   async function find (kind: TokenKind, hash: string): Promise<{ kind: TokenKind, record: AccessTokenRecord } | null> {
     const record = kind === 'access_token'

@@ -1,11 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { userDirectory } from '../auth/user-directory.js'
-import type { PasswordHasher } from '../crypto/passwords.js'
 import { OAuth2Error } from '../errors.js'
-import type { ResolvedOptions } from '../options.js'
 import { checkPassword, normalizeUsername } from '../users.js'
-import { throttleFor } from '../throttle.js'
 import { bodyString, routePaths } from './common.js'
+import type { RouteContext } from './context.js'
 import { CONSUMES, documented, OPENAPI_TAG, responses } from './openapi.js'
 
 /** The sign-up body. */
@@ -53,9 +50,8 @@ function taken (): OAuth2Error {
 }
 
 /** `POST /sign_up/`: `{ username, password }` as JSON or form → `201 { id, username }`. */
-export function signUpRoute (app: FastifyInstance, options: ResolvedOptions, hasher: PasswordHasher, path: string): void {
-  const users = userDirectory(options, hasher)
-  const throttle = throttleFor(options)
+export function signUpRoute (app: FastifyInstance, ctx: RouteContext, path: string): void {
+  const { options, users, throttle } = ctx
 
   async function handler (request: FastifyRequest<{ Body: SignUpBody }>, reply: FastifyReply): Promise<SignUpResponse> {
     const { username: rawUsername, password } = request.body

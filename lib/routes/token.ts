@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticateClient, type ClientParameters } from '../auth/client-auth.js'
-import { TokenCache } from '../auth/token-cache.js'
-import { userDirectory } from '../auth/user-directory.js'
+import { logIn } from '../auth/login.js'
 import { generateToken, hashToken } from '../crypto/tokens.js'
-import type { PasswordHasher } from '../crypto/passwords.js'
-import { invalidCredentials, OAuth2Error } from '../errors.js'
-import type { ResolvedOptions } from '../options.js'
+import { OAuth2Error } from '../errors.js'
+import { MAX_REFRESH_EXCHANGES } from '../options.js'
 import { grantScopes, narrowScopes } from '../scopes.js'
 import type { ClientRecord, GrantType, NewToken } from '../store/store.js'
-import { throttleFor } from '../throttle.js'
-import { usernameKey } from '../users.js'
+import type { RouteContext } from './context.js'
 import { bodyString, clientCredentialsProperties, routePaths } from './common.js'
 import { CONSUMES, documented, NO_STORE_HEADERS, OPENAPI_TAG, responses } from './openapi.js'
 
@@ -92,10 +89,8 @@ function required (body: TokenRequestBody, name: 'username' | 'password' | 'refr
 }
 
 /** The token endpoint: one function per grant, client authentication first, errors rendered by the context. */
-export function tokenRoute (app: FastifyInstance, options: ResolvedOptions, hasher: PasswordHasher, cache = new TokenCache(false)): void {
-  const { store } = options
-  const users = userDirectory(options, hasher)
-  const throttle = throttleFor(options)
+export function tokenRoute (app: FastifyInstance, ctx: RouteContext): void {
+  const { options, store, users, tokenCache: cache } = ctx
 
   function issue (params: IssueParams): { record: NewToken, response: TokenResponse } {
     const now = options.now()
@@ -130,17 +125,8 @@ export function tokenRoute (app: FastifyInstance, options: ResolvedOptions, hash
     const username = required(body, 'username')
     const password = required(body, 'password')
     const scopes = grantScopes(body.scope, client, options)
-    // Throttled before any hash is computed, the same way for known and unknown usernames.
-    const throttleKey = usernameKey(username)
-    const hadFailures = await throttle?.checkLogin(throttleKey, ip) ?? false
-    // Unknown user or wrong password: the same answer after the same work (see UserDirectory.logIn).
-    const userId = await users.logIn(username, password)
-    if (userId === null) {
-      await throttle?.loginFailed(throttleKey, ip)
-      throw invalidCredentials()
-    }
-    // Most logins have no failures to forget: their only write is the token's.
-    if (hadFailures) await throttle?.loginSucceeded(throttleKey, ip)
+    // Throttled (counted first, atomically), then checked: see logIn.
+    const userId = await logIn(ctx, username, password, ip)
     const { record, response } = issue({
       clientId: client.id,
       userId,
@@ -151,30 +137,39 @@ export function tokenRoute (app: FastifyInstance, options: ResolvedOptions, hash
     return response
   }
 
-  /** RFC 6749 §6 with rotation, and reuse detection per RFC 9700 §4.14.2. */
+  const reuseMs = options.refreshTokenReuseInterval * 1000
+  // With no window a token is exchanged once: a racing request's clock may read a moment before the
+  // winner's rotation, which `since` alone would take for "inside the window".
+  const maxExchanges = reuseMs > 0 ? MAX_REFRESH_EXCHANGES : 1
+  /** Whether a refresh token rotated at `rotatedAt` is presented after its reuse window: a replay. */
+  const replayed = (rotatedAt: number, now: number): boolean => now - rotatedAt >= reuseMs
+
+  /** A replayed refresh token ends its family (RFC 9700 §4.14.2): whoever holds any of its tokens. */
+  async function endFamily (familyId: string): Promise<void> {
+    await store.revokeFamily(familyId, options.now())
+    cache.invalidateFamily(familyId)
+  }
+
+  /**
+   * RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2). Inside the reuse window a rotated
+   * token is exchanged again, up to MAX_REFRESH_EXCHANGES times in all, each time for a pair of its own
+   * that works and refreshes onward; past the bound a racing request is refused and the family lives.
+   * Presented after the window, it ends the family.
+   */
   async function refreshTokenGrant (client: ClientRecord, body: TokenRequestBody): Promise<TokenResponse> {
     const presented = required(body, 'refresh_token')
+    const hash = hashToken(presented)
     const now = options.now()
     const invalid = new OAuth2Error('invalid_grant', 'The refresh token is invalid, expired or revoked.')
-    const current = await store.findByRefreshTokenHash(hashToken(presented))
-    // A rotated record is checked for reuse below even when revoked since: a replay must always end the family.
-    if (current === null || current.clientId !== client.id || (current.revokedAt !== null && current.rotatedAt === null)) throw invalid
+    const current = await store.findByRefreshTokenHash(hash)
+    if (current === null || current.clientId !== client.id) throw invalid
     if (current.refreshExpiresAt === null || current.refreshExpiresAt <= now) throw invalid
-
-    let retiring = current
-    if (current.rotatedAt !== null) {
-      // Presented again after rotation: a benign race within the reuse interval redeems the parent once
-      // more (retiring its unused child); anything else is treated as theft and ends the whole family.
-      const withinInterval = now - current.rotatedAt < options.refreshTokenReuseInterval * 1000
-      const child = withinInterval ? await store.findChild(current.id) : null
-      if (child === null || child.rotatedAt !== null || child.revokedAt !== null) {
-        await store.revokeFamily(current.familyId, now)
-        cache.invalidateFamily(current.familyId)
-        throw invalid
-      }
-      retiring = child
+    // A rotated record is checked for reuse even when revoked since: a replay must always end the family.
+    if (current.rotatedAt !== null && replayed(current.rotatedAt, now)) {
+      await endFamily(current.familyId)
+      throw invalid
     }
-
+    if (current.revokedAt !== null) throw invalid
     if (current.userId !== null && !await users.exists(current.userId)) throw invalid
     const scopes = narrowScopes(body.scope, current.scopes)
     const { record, response } = issue({
@@ -185,11 +180,17 @@ export function tokenRoute (app: FastifyInstance, options: ResolvedOptions, hash
       familyId: current.familyId,
       parentId: current.id
     })
-    // The compare-and-swap: of concurrent refreshes of one token exactly one gets here first.
-    if (!await store.rotateRefreshToken(retiring.id, record, now)) throw invalid
-    // The retired record's access token dies with its refresh token, at once in this process too.
-    cache.invalidateToken(retiring.id)
-    return response
+    // The compare-and-swap: of concurrent exchanges of one token, exactly one rotates it.
+    if (await store.rotateRefreshToken(current.id, record, now, { since: now - reuseMs, maxExchanges })) {
+      // The rotated record's access token dies with its refresh token, at once in this process too.
+      cache.invalidateToken(current.id)
+      return response
+    }
+    // Refused: revoked meanwhile, exchanged too often inside the window, or (with no window) a second
+    // exchange that raced the first: a replay by the rules, which ends the family.
+    const after = await store.findByRefreshTokenHash(hash)
+    if (after?.rotatedAt != null && replayed(after.rotatedAt, options.now())) await endFamily(current.familyId)
+    throw invalid
   }
 
   /** RFC 6749 §4.4: a confidential client acting for itself; no user, no refresh token (§4.4.3). */

@@ -4,6 +4,7 @@ import type {
   NewToken,
   NewUser,
   OAuth2Store,
+  RefreshReuse,
   ThrottleState,
   TokenRecord,
   UserRecord
@@ -22,6 +23,8 @@ export class MemoryStore implements OAuth2Store {
   readonly #tokenIdByAccessHash = new Map<string, string>()
   readonly #tokenIdByRefreshHash = new Map<string, string>()
   readonly #throttles = new Map<string, ThrottleState>()
+  /** How many times each exchanged refresh token has been exchanged. */
+  readonly #exchanges = new Map<string, number>()
 
   async createUser (user: NewUser): Promise<UserRecord | null> {
     if (this.#userIdByKey.has(user.usernameKey)) return null
@@ -109,20 +112,14 @@ export class MemoryStore implements OAuth2Store {
     return token === undefined ? null : copyToken(token)
   }
 
-  async findChild (parentId: string): Promise<TokenRecord | null> {
-    let newest: TokenRecord | null = null
-    for (const token of this.#tokens.values()) {
-      if (token.parentId !== parentId) continue
-      if (newest === null || token.createdAt >= newest.createdAt) newest = token
-    }
-    return newest === null ? null : copyToken(newest)
-  }
-
-  async rotateRefreshToken (currentId: string, next: NewToken, now: number): Promise<boolean> {
+  async rotateRefreshToken (currentId: string, next: NewToken, now: number, reuse: RefreshReuse): Promise<boolean> {
     const current = this.#tokens.get(currentId)
-    if (current === undefined || current.rotatedAt !== null || current.revokedAt !== null) return false
+    if (current === undefined || current.revokedAt !== null) return false
+    const exchanges = this.#exchanges.get(currentId) ?? 0
+    if (current.rotatedAt !== null && (current.rotatedAt <= reuse.since || exchanges >= reuse.maxExchanges)) return false
     this.#insertToken(next)
-    current.rotatedAt = now
+    current.rotatedAt ??= now
+    this.#exchanges.set(currentId, exchanges + 1)
     return true
   }
 
@@ -153,11 +150,11 @@ export class MemoryStore implements OAuth2Store {
     return deleted
   }
 
-  async hitThrottle (key: string, windowMs: number, now: number): Promise<ThrottleState> {
+  async hitThrottle (key: string, windowMs: number, now: number, by: 1 | -1 = 1): Promise<ThrottleState> {
     const current = this.#throttles.get(key)
     const next = current === undefined || current.resetAt <= now
-      ? { count: 1, resetAt: now + windowMs }
-      : { count: current.count + 1, resetAt: current.resetAt }
+      ? { count: Math.max(by, 0), resetAt: now + windowMs }
+      : { count: Math.max(current.count + by, 0), resetAt: current.resetAt }
     this.#throttles.set(key, next)
     return { ...next }
   }
@@ -200,6 +197,7 @@ export class MemoryStore implements OAuth2Store {
 
   #deleteToken (token: TokenRecord): void {
     this.#tokens.delete(token.id)
+    this.#exchanges.delete(token.id)
     this.#tokenIdByAccessHash.delete(token.accessTokenHash)
     if (token.refreshTokenHash !== null) this.#tokenIdByRefreshHash.delete(token.refreshTokenHash)
   }

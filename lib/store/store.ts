@@ -100,6 +100,14 @@ export interface AccessTokenLookup {
   user: TokenUser | null
 }
 
+/** How often a rotated refresh token may still be exchanged: see `OAuth2Store.rotateRefreshToken`. */
+export interface RefreshReuse {
+  /** A record rotated at or before this time (ms) is exchanged no more. */
+  since: number
+  /** Most exchanges of one record in all, the first (its rotation) included. */
+  maxExchanges: number
+}
+
 /** A throttle counter: how many hits its window has seen, and when the window ends. */
 export interface ThrottleState {
   count: number
@@ -151,15 +159,15 @@ export interface OAuth2Store {
   /** The record whose refresh token hashes to `refreshTokenHash`, whatever its state. */
   findByRefreshTokenHash(refreshTokenHash: string): Promise<TokenRecord | null>
 
-  /** The newest record whose `parentId` is `parentId` (the successor of a rotated record). */
-  findChild(parentId: string): Promise<TokenRecord | null>
-
   /**
-   * The refresh-token compare-and-swap: if record `currentId` is neither rotated nor revoked, marks it
-   * rotated at `now` and inserts `next`, atomically, and returns true. Otherwise changes nothing and
-   * returns false. Of concurrent calls for one record exactly one returns true.
+   * The refresh-token exchange, a compare-and-swap: if record `currentId` is not revoked and either has not
+   * been exchanged yet, or was rotated after `reuse.since` and has been exchanged fewer than
+   * `reuse.maxExchanges` times, counts one exchange of it (marking it rotated at `now` the first time) and
+   * inserts `next`, atomically, and returns true. Otherwise changes nothing and returns false. Of
+   * concurrent calls for one unexchanged record exactly one returns true, and never more than
+   * `reuse.maxExchanges` in all.
    */
-  rotateRefreshToken(currentId: string, next: NewToken, now: number): Promise<boolean>
+  rotateRefreshToken(currentId: string, next: NewToken, now: number, reuse: RefreshReuse): Promise<boolean>
 
   /** Marks one record revoked (if it is not already). Returns false if no such record. */
   revokeToken(id: string, now: number): Promise<boolean>
@@ -178,11 +186,13 @@ export interface OAuth2Store {
   deleteExpiredTokens(now: number, limit: number): Promise<number>
 
   /**
-   * Counts one hit on a throttle key (an opaque hash made by the plugin) and returns the counter after it.
-   * A key with no counter, or whose window ended at or before `now`, starts a new window of `windowMs` with
-   * a count of 1. Must be atomic: of concurrent hits none is lost.
+   * Adds `by` to the counter of a throttle key (an opaque hash made by the plugin) and returns the counter
+   * after it: `1` counts a hit, `-1` takes one back, and a count never goes below 0. A key with no counter,
+   * or whose window ended at or before `now`, starts a new window of `windowMs` with a count of `max(by, 0)`.
+   * Must be atomic, one step: of concurrent calls none is lost, and each returns a different count (the
+   * throttle refuses an attempt by the count it gets back, before any password is checked).
    */
-  hitThrottle(key: string, windowMs: number, now: number): Promise<ThrottleState>
+  hitThrottle(key: string, windowMs: number, now: number, by?: 1 | -1): Promise<ThrottleState>
 
   /** The counter of a throttle key, or `null` when it has none or its window has ended at or before `now`. */
   getThrottle(key: string, now: number): Promise<ThrottleState | null>

@@ -9,6 +9,7 @@ import type {
   NewToken,
   NewUser,
   OAuth2Store,
+  RefreshReuse,
   ThrottleState,
   TokenRecord,
   UserRecord
@@ -353,33 +354,27 @@ export class KyselyStore implements OAuth2Store {
     return row === undefined ? null : rowToToken(row)
   }
 
-  /** The newest record (by `createdAt`, ties by id) whose `parentId` is `parentId`. */
-  async findChild (parentId: string): Promise<TokenRecord | null> {
-    const row = await this.#db.selectFrom('tokens')
-      .selectAll()
-      .where('parent_id', '=', parentId)
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(1)
-      .executeTakeFirst()
-    return row === undefined ? null : rowToToken(row)
-  }
-
   /**
-   * The refresh-token compare-and-swap, in one transaction: a conditional `UPDATE` claims the current
-   * record, and only the caller whose update changed the row inserts `next`. A concurrent caller's update
-   * waits for the winner's commit (PostgreSQL re-checks the row under READ COMMITTED; SQLite allows one
-   * writer at a time) and then matches nothing.
+   * The refresh-token exchange in one transaction: a conditional `UPDATE` claims the current record
+   * (counting the exchange in `exchanges`), and only a caller whose update changed the row inserts `next`.
+   * A concurrent caller's update waits for the other's commit (PostgreSQL re-checks the row under READ
+   * COMMITTED; SQLite allows one writer at a time) and then sees the count it left.
    */
-  async rotateRefreshToken (currentId: string, next: NewToken, now: number): Promise<boolean> {
+  async rotateRefreshToken (currentId: string, next: NewToken, now: number, reuse: RefreshReuse): Promise<boolean> {
     return await this.#db.transaction().execute(async (trx) => {
       // The UPDATE comes first so that SQLite takes the write lock at once: a transaction that read
       // first could not upgrade to writing after another connection's commit (SQLITE_BUSY).
       const claimed = await trx.updateTable('tokens')
-        .set({ rotated_at: now })
+        .set((eb) => ({
+          rotated_at: sql<number>`coalesce(${sql.ref('rotated_at')}, ${now})`,
+          exchanges: eb('exchanges', '+', 1)
+        }))
         .where('id', '=', currentId)
-        .where('rotated_at', 'is', null)
         .where('revoked_at', 'is', null)
+        .where((eb) => eb.or([
+          eb('rotated_at', 'is', null),
+          eb.and([eb('rotated_at', '>', reuse.since), eb('exchanges', '<', reuse.maxExchanges)])
+        ]))
         .executeTakeFirst()
       if (claimed.numUpdatedRows !== 1n) return false
       await trx.insertInto('tokens').values(tokenToRow(next)).execute()
@@ -424,15 +419,20 @@ export class KyselyStore implements OAuth2Store {
     return await this.#deleteExpired('tokens', now, limit)
   }
 
-  /** Counts a hit in one upsert: a new or ended window restarts at 1, otherwise the counter grows. */
-  async hitThrottle (key: string, windowMs: number, now: number): Promise<ThrottleState> {
+  /**
+   * Counts a hit (or takes one back) in one upsert, atomic on both databases: a new or ended window
+   * restarts at `max(by, 0)`, otherwise the counter moves by `by`, never below 0.
+   */
+  async hitThrottle (key: string, windowMs: number, now: number, by: 1 | -1 = 1): Promise<ThrottleState> {
+    const start = Math.max(by, 0)
     const row = await this.#db.insertInto('throttles')
-      .values({ key, hits: 1, reset_at: now + windowMs })
+      .values({ key, hits: start, reset_at: now + windowMs })
       .onConflict((oc) => oc.column('key').doUpdateSet((eb) => {
         // Every SET expression reads the row as it was before the update.
         const ended = eb('throttles.reset_at', '<=', now)
+        const moved = eb('throttles.hits', '+', by)
         return {
-          hits: eb.case().when(ended).then(1).else(eb('throttles.hits', '+', 1)).end(),
+          hits: eb.case().when(ended).then(start).when(moved, '<', 0).then(0).else(moved).end(),
           reset_at: eb.case().when(ended).then(now + windowMs).else(eb.ref('throttles.reset_at')).end()
         }
       }))

@@ -26,7 +26,9 @@ export class OAuth2MigrationProvider implements MigrationProvider {
   async getMigrations (): Promise<Record<string, Migration>> {
     return {
       '0001_initial': initial(this.#tablePrefix),
-      '0002_throttles': throttles(this.#tablePrefix)
+      '0002_throttles': throttles(this.#tablePrefix),
+      '0003_refresh_exchanges': refreshExchanges(this.#tablePrefix),
+      '0004_username_case_fold': usernameCaseFold(this.#tablePrefix)
     }
   }
 }
@@ -110,6 +112,59 @@ function throttles (p: string): Migration {
           .addColumn('reset_at', 'bigint', (col) => col.notNull())
           .execute()
         await db.schema.createIndex(`${p}throttles_reset_at_idx`).on(`${p}throttles`).column('reset_at').execute()
+      })
+    }
+  }
+}
+
+/** How many times each refresh token has been exchanged, for the bounded reuse window. */
+function refreshExchanges (p: string): Migration {
+  return {
+    async up (db: Kysely<any>): Promise<void> {
+      await inTransaction(db, async (db) => {
+        await db.schema.alterTable(`${p}tokens`)
+          .addColumn('exchanges', 'integer', (col) => col.notNull().defaultTo(0))
+          .execute()
+        // A record rotated before this migration has been exchanged once.
+        await db.updateTable(`${p}tokens`).set({ exchanges: 1 }).where('rotated_at', 'is not', null).execute()
+      })
+    }
+  }
+}
+
+/** Users a migration reads at a time. */
+const USER_BATCH = 1000
+
+/**
+ * Usernames become unique by Unicode case folding (`straße` = `STRASSE`): every key is recomputed, in
+ * batches by id. A row whose new key another row already has keeps its old one (the two users stay
+ * apart, and `UserDirectory` still finds it by its old key); nothing is deleted. The folding is written
+ * out here as it was at this migration, frozen like the rest of it.
+ */
+function usernameCaseFold (p: string): Migration {
+  const fold = (name: string): string =>
+    name.normalize('NFKC').toUpperCase().toLowerCase().replaceAll('\u03C2', '\u03C3').normalize('NFKC')
+  return {
+    async up (db: Kysely<any>): Promise<void> {
+      await inTransaction(db, async (db) => {
+        let after = ''
+        for (;;) {
+          const rows: Array<{ id: string, username: string, username_key: string }> = await db.selectFrom(`${p}users`)
+            .select(['id', 'username', 'username_key'])
+            .where('id', '>', after)
+            .orderBy('id')
+            .limit(USER_BATCH)
+            .execute()
+          for (const row of rows) {
+            const key = fold(row.username)
+            if (key === row.username_key) continue
+            const taken = await db.selectFrom(`${p}users`).select('id').where('username_key', '=', key).executeTakeFirst()
+            if (taken === undefined) await db.updateTable(`${p}users`).set({ username_key: key }).where('id', '=', row.id).execute()
+          }
+          const last = rows.at(-1)
+          if (last === undefined || rows.length < USER_BATCH) break
+          after = last.id
+        }
       })
     }
   }

@@ -6,7 +6,7 @@
  * better-sqlite3 as a number (or a bigint in safe-integers mode), so a selected time is any of the three
  * and the store converts it with `Number()`. Scopes and grants are space-separated text.
  */
-import type { ColumnType, Insertable, Selectable } from 'kysely'
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely'
 import type { ClientType } from '../store.js'
 
 /** A `bigint` column of milliseconds since the epoch. */
@@ -66,6 +66,8 @@ export interface TokenTable {
   created_at: MillisColumn
   rotated_at: UnsetMillisColumn
   revoked_at: UnsetMillisColumn
+  /** How many times the refresh token has been exchanged (0 until its rotation; more inside the reuse window). */
+  exchanges: Generated<number>
 }
 
 /** `{prefix}throttles` */
