@@ -148,6 +148,8 @@ t.test('the response schemas change no answer: exact fields, in order, success a
   t.same(Object.keys(serviceToken.json()), ['access_token', 'expires_in', 'token_type', 'scope'], 'no refresh token')
   const noUser = await app.inject({ url: '/me', headers: { authorization: `Bearer ${serviceToken.json().access_token as string}` } })
   t.equal(noUser.statusCode, 403)
+  t.equal(noUser.headers['www-authenticate'],
+    'Bearer realm="api", error="insufficient_scope", error_description="This route needs a user\'s token."', 'RFC 6750 §3')
   t.same(noUser.json(), { error: 'insufficient_scope', error_description: 'This route needs a user\'s token.' })
 })
 
