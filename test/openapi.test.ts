@@ -161,6 +161,7 @@ t.test('@fastify/swagger registered in any app documents the routes where they a
   await app.ready()
   const doc = app.swagger() as unknown as OpenApiDocument
   t.same(Object.keys(doc.paths).sort(), [
+    '/.well-known/oauth-authorization-server/auth', // RFC 8414 §3.1, for the issuer <origin>/auth
     '/auth/.well-known/oauth-authorization-server', '/auth/o/introspect/', '/auth/o/revoke_token/', '/auth/oauth/token'
   ])
   t.same(Object.keys(doc.paths['/auth/oauth/token']?.post?.requestBody?.content ?? {}).sort(), [JSON_TYPE, FORM])
