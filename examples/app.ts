@@ -35,7 +35,8 @@ export const meSchema = {
 
 export async function buildExampleApp (
   store: OAuth2Store,
-  options: Partial<OAuth2ServerOptions> = {},
+  /** The plugin's options, and the `prefix` to serve its routes under. */
+  options: Partial<OAuth2ServerOptions> & { prefix?: string } = {},
   fastifyOptions: FastifyServerOptions = {},
   { docs = false }: { /** Serve the API documentation at `/docs` (when its plugins are installed). */ docs?: boolean } = {}
 ): Promise<ExampleApp> {
