@@ -29,24 +29,30 @@ export const meSchema = {
   response: {
     200: { description: 'The user the token was issued to.', type: 'object', properties: { id: { type: 'string' }, username: { type: 'string' } } },
     401: { description: 'No token, or an invalid, expired or revoked one (RFC 6750 `WWW-Authenticate: Bearer`).', ...oauth2ErrorBody },
-    403: { description: 'A client-credentials token: no user.', ...oauth2ErrorBody }
+    403: { description: 'A client-credentials token: no user (`WWW-Authenticate: Bearer …, error="insufficient_scope"`).', ...oauth2ErrorBody }
   }
 }
 
 export async function buildExampleApp (
   store: OAuth2Store,
-  options: Partial<OAuth2ServerOptions> = {},
+  /** The plugin's options, and the `prefix` to serve its routes under. */
+  options: Partial<OAuth2ServerOptions> & { prefix?: string } = {},
   fastifyOptions: FastifyServerOptions = {},
   { docs = false }: { /** Serve the API documentation at `/docs` (when its plugins are installed). */ docs?: boolean } = {}
 ): Promise<ExampleApp> {
   const app = Fastify(fastifyOptions)
+  // RFC 6750 §3: a 403 for want of a user carries the challenge, as the guard's own 403s do.
+  const { realm = 'api' } = options
+  const needsUser = 'This route needs a user\'s token.'
+  const needsUserChallenge = `Bearer realm="${realm}", error="insufficient_scope", error_description="${needsUser}"`
   if (docs) await registerDocs(app)
   await app.register(oauth2, { ...options, store })
 
   app.get('/ping', { schema: pingSchema }, async () => ({ pong: true }))
   app.get('/me', { schema: meSchema, onRequest: app.oauth2.authenticate() }, async (request, reply) => {
     if (request.user === null) {
-      return reply.code(403).send({ error: 'insufficient_scope', error_description: 'This route needs a user\'s token.' })
+      return reply.code(403).header('www-authenticate', needsUserChallenge)
+        .send({ error: 'insufficient_scope', error_description: needsUser })
     }
     return { id: request.user.id, username: request.user.username }
   })

@@ -108,9 +108,10 @@ export interface OAuth2ServerOptions extends UsersOption, DecoratorOption {
   routes?: RoutePaths
   /**
    * The RFC 8414 issuer identifier: an `https` URL without query or fragment, e.g.
-   * `https://auth.example.com`. The metadata lists every endpoint as this URL followed by the route's path.
-   * Default: none, and the metadata derives it from each request's protocol and host (uncached); set it in
-   * production, where a proxy may rewrite the host.
+   * `https://auth.example.com`. The metadata lists every endpoint as this URL followed by the route's path,
+   * and is also served at the metadata path followed by this URL's path (RFC 8414 §3.1).
+   * Default: none, and the metadata derives it from each request's protocol and host, followed by the
+   * registration prefix (uncached); set it in production, where a proxy may rewrite the host.
    */
   issuer?: string
   /** Password rules for sign-up. Default `{ minLength: 8, maxLength: 1024 }` and no `validate`. */

@@ -8,7 +8,7 @@ import { resolveOptions, type OAuth2ServerOptions } from './options.js'
 import { prepareContext } from './routes/common.js'
 import { routeContext } from './routes/context.js'
 import { introspectRoute } from './routes/introspect.js'
-import { metadataRoute } from './routes/metadata.js'
+import { issuerMetadataRoute, metadataRoute } from './routes/metadata.js'
 import { revokeRoute } from './routes/revoke.js'
 import { signUpRoute } from './routes/sign-up.js'
 import { tokenRoute } from './routes/token.js'
@@ -50,7 +50,9 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
   // The routes live in their own encapsulated context: their parsers, hooks and error rendering stay there.
   // Fastify ignores `prefix` for a fastify-plugin plugin like this one: pass it on to the routes' context.
   const { prefix } = opts as { prefix?: string }
+  let routesPrefix = ''
   await app.register(async (scope) => {
+    routesPrefix = scope.prefix
     await prepareContext(scope, options.bodyLimit)
     tokenRoute(scope, context)
     if (options.routes.signUp !== false) signUpRoute(scope, context, options.routes.signUp)
@@ -58,4 +60,5 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
     if (options.routes.introspect !== false) introspectRoute(scope, context, options.routes.introspect)
     if (options.routes.metadata !== false) metadataRoute(scope, options, options.routes.metadata)
   }, { prefix })
+  if (options.routes.metadata !== false) await issuerMetadataRoute(app, options, options.routes.metadata, routesPrefix)
 }

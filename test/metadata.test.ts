@@ -57,7 +57,6 @@ async function fullFlow (t: Test, app: FastifyInstance, store: OAuth2Store, pref
   for (const url of ['/o/token/', '/sign_up/', '/o/revoke_token/', '/o/introspect/']) {
     t.equal((await app.inject({ method: 'POST', url, payload: {} })).statusCode, 404, `${url} is not served outside the prefix`)
   }
-  t.equal((await metadata(app)).statusCode, 404, 'nor is the metadata')
 }
 
 forEachStore(t, async (t, open) => {
@@ -167,13 +166,62 @@ forEachStore(t, async (t, open) => {
     const store = await open(t)
     const app = Fastify()
     t.teardown(() => app.close())
-    await app.register(oauth2, { prefix: '/auth', store, issuer: 'https://auth.example.com' })
+    await app.register(oauth2, { prefix: '/auth', store })
     app.get('/me', { onRequest: app.oauth2.authenticate() }, async (request) => ({ user: request.user }))
     await app.ready()
-    const res = await metadata(app, `/auth${WELL_KNOWN}`)
+    // RFC 8414 §3.1: the issuer has the prefix as its path, and its document is where §3.1 puts it.
+    const res = await metadata(app, `${WELL_KNOWN}/auth`, { host: 'auth.example.com' })
     t.equal(res.statusCode, 200)
-    t.same(res.json(), expected('https://auth.example.com', 'https://auth.example.com/auth'))
+    t.equal(res.headers['cache-control'], 'no-store')
+    t.same(res.json(), expected('http://auth.example.com/auth'))
+    const under = await metadata(app, `/auth${WELL_KNOWN}`, { host: 'auth.example.com' })
+    t.equal(under.body, res.body, 'the same document under the prefix, as before')
+    t.equal((await metadata(app)).statusCode, 404, "the origin's own document is not this issuer's")
+    t.equal((await metadata(app, `${WELL_KNOWN}/auth?x=1`)).statusCode, 400, 'a query string is refused there too')
+    const badHost = await metadata(app, `${WELL_KNOWN}/auth`, { host: 'a b' })
+    t.same(badHost.json(), { error: 'invalid_request', error_description: 'The Host header is missing or malformed.' })
     await fullFlow(t, app, store, '/auth')
+  })
+
+  t.test('RFC 8414 §3.1 with the issuer option under a prefix: the document is where the issuer says', async (t) => {
+    const store = await open(t)
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await app.register(oauth2, { prefix: '/auth', store, issuer: 'https://auth.example.com' })
+    await app.ready()
+    const res = await metadata(app, WELL_KNOWN, { host: 'attacker.example' })
+    t.equal(res.statusCode, 200, 'an issuer without a path: at the origin')
+    t.equal(res.headers['cache-control'], 'public, max-age=3600')
+    t.same(res.json(), expected('https://auth.example.com', 'https://auth.example.com/auth'))
+    t.equal((await metadata(app, `/auth${WELL_KNOWN}`)).body, res.body, 'and under the prefix, as before')
+    t.equal((await metadata(app, `${WELL_KNOWN}/auth`)).statusCode, 404)
+
+    const tenant = Fastify()
+    t.teardown(() => tenant.close())
+    await tenant.register(oauth2, { prefix: '/auth/', store, issuer: 'https://example.com/tenant/' })
+    await tenant.ready()
+    const inTenant = await metadata(tenant, `${WELL_KNOWN}/tenant`)
+    t.equal(inTenant.statusCode, 200, "an issuer with a path: the well-known path, then the issuer's")
+    t.same(inTenant.json(), expected('https://example.com/tenant/', 'https://example.com/tenant/auth'))
+    t.equal((await metadata(tenant, `/auth${WELL_KNOWN}`)).body, inTenant.body)
+  })
+
+  t.test("RFC 8414 §3.1: a prefix '/' is no path; a custom metadata path takes the issuer's path after it", async (t) => {
+    const store = await open(t)
+    const root = Fastify()
+    t.teardown(() => root.close())
+    await root.register(oauth2, { prefix: '/', store })
+    await root.ready()
+    t.same((await metadata(root, WELL_KNOWN, { host: 'h.example' })).json(), expected('http://h.example'))
+
+    const custom = Fastify()
+    t.teardown(() => custom.close())
+    await custom.register(oauth2, { prefix: '/auth', store, routes: { metadata: '/meta/' } })
+    await custom.ready()
+    const res = await metadata(custom, '/meta/auth', { host: 'h.example' })
+    t.equal(res.statusCode, 200)
+    t.equal(res.json().issuer, 'http://h.example/auth')
+    t.equal((await metadata(custom, '/auth/meta/', { host: 'h.example' })).body, res.body)
   })
 
   t.test('a prefix ending in a slash, inside a prefixed context of the app', async (t) => {
@@ -186,7 +234,9 @@ forEachStore(t, async (t, open) => {
     }, { prefix: '/api' })
     await app.ready()
     const res = await metadata(app, `/api/auth${WELL_KNOWN}`, { host: 'localhost:3000' })
-    t.same(res.json(), expected('http://localhost:3000', 'http://localhost:3000/api/auth'))
+    t.same(res.json(), expected('http://localhost:3000/api/auth'), 'the issuer has the whole prefix as its path')
+    // A plugin inside a prefixed context cannot add a route at the origin's root: the app serves it (README).
+    t.equal((await metadata(app, `${WELL_KNOWN}/api/auth`)).statusCode, 404)
     await fullFlow(t, app, store, '/api/auth', '/api/me')
   })
 })

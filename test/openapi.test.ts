@@ -84,7 +84,7 @@ t.test('every route of the plugin is documented once, with its body and its erro
   t.same(Object.keys(doc.paths['/sign_up/']?.post?.responses ?? {}).sort(), ['201', '400', '413', '415', '429', '503'])
   t.same(Object.keys(doc.paths['/sign_up/']?.post?.responses['201']?.content?.[JSON_TYPE]?.schema.properties ?? {}), ['id', 'username'])
   const revoked = doc.paths['/o/revoke_token/']?.post?.responses['200']
-  t.equal(revoked?.content, undefined, 'revocation answers an empty body')
+  t.match(revoked?.content?.[JSON_TYPE]?.schema, { type: 'object', additionalProperties: false }, 'revocation answers {}')
   isErrorBody(t, doc.paths['/o/revoke_token/']?.post?.responses['401'], 'revoke 401')
   isErrorBody(t, doc.paths['/o/introspect/']?.post?.responses['401'], 'introspect 401')
   t.match(Object.keys(doc.paths['/o/introspect/']?.post?.responses['200']?.content?.[JSON_TYPE]?.schema.properties ?? {}),
@@ -148,6 +148,8 @@ t.test('the response schemas change no answer: exact fields, in order, success a
   t.same(Object.keys(serviceToken.json()), ['access_token', 'expires_in', 'token_type', 'scope'], 'no refresh token')
   const noUser = await app.inject({ url: '/me', headers: { authorization: `Bearer ${serviceToken.json().access_token as string}` } })
   t.equal(noUser.statusCode, 403)
+  t.equal(noUser.headers['www-authenticate'],
+    'Bearer realm="api", error="insufficient_scope", error_description="This route needs a user\'s token."', 'RFC 6750 §3')
   t.same(noUser.json(), { error: 'insufficient_scope', error_description: 'This route needs a user\'s token.' })
 })
 
@@ -159,6 +161,7 @@ t.test('@fastify/swagger registered in any app documents the routes where they a
   await app.ready()
   const doc = app.swagger() as unknown as OpenApiDocument
   t.same(Object.keys(doc.paths).sort(), [
+    '/.well-known/oauth-authorization-server/auth', // RFC 8414 §3.1, for the issuer <origin>/auth
     '/auth/.well-known/oauth-authorization-server', '/auth/o/introspect/', '/auth/o/revoke_token/', '/auth/oauth/token'
   ])
   t.same(Object.keys(doc.paths['/auth/oauth/token']?.post?.requestBody?.content ?? {}).sort(), [JSON_TYPE, FORM])

@@ -20,10 +20,14 @@ async function record (ctx: TestApp, accessToken: string): Promise<AccessTokenRe
   return found.token
 }
 
-/** RFC 7009 §2.2: 200, no body, and (RFC 6749 §5.1 style) no caching. */
+/**
+ * RFC 7009 §2.2: 200, whatever became of the token, and (RFC 6749 §5.1 style) no caching. The body is
+ * ignored by the RFC but parsed by clients such as simple-oauth2: `{}` as JSON, the same for every outcome.
+ */
 function assertRevokedAnswer (t: Test, res: LightMyRequestResponse, label = 'answer'): void {
   t.equal(res.statusCode, 200, `${label}: 200`)
-  t.equal(res.body, '', `${label}: empty body`)
+  t.equal(res.headers['content-type'], 'application/json; charset=utf-8', `${label}: JSON`)
+  t.equal(res.body, '{}', `${label}: an empty JSON object`)
   t.equal(res.headers['cache-control'], 'no-store', `${label}: cache-control`)
   t.equal(res.headers.pragma, 'no-cache', `${label}: pragma`)
 }

@@ -128,7 +128,6 @@ t.test('client authentication failures: 401 invalid_client with a Basic challeng
   const cases: Array<[string, Record<string, string>, string]> = [
     ['wrong secret via Basic', { authorization: basic(ctx.confidentialId, 'wrong') }, form],
     ['unknown client via Basic', { authorization: basic('nope', 'x') }, form],
-    ['public client via Basic with an empty secret', { authorization: basic(ctx.publicId, '') }, form],
     ['malformed Basic', { authorization: 'Basic !!!' }, form],
     ['Basic without a colon', { authorization: `Basic ${Buffer.from('justanid').toString('base64')}` }, form],
     ['wrong secret in the body', {}, `${form}&client_id=${ctx.confidentialId}&client_secret=wrong`],

@@ -56,7 +56,9 @@ function presented (request: FastifyRequest, body: ClientParameters, challenge: 
     if (body.client_id !== undefined && body.client_id !== basic.id) {
       throw new OAuth2Error('invalid_client', 'Client authentication failed.', 401, challenge)
     }
-    return { clientId: basic.id, clientSecret: basic.secret, viaBasic: true }
+    // An empty Basic password is no secret: it is how client libraries (simple-oauth2, requests-oauthlib)
+    // identify a public client by default, and a confidential client sending it fails for want of one.
+    return { clientId: basic.id, clientSecret: basic.secret === '' ? null : basic.secret, viaBasic: true }
   }
   if (body.client_id === undefined || body.client_id === '') return null
   // RFC 6749 §3.1: a parameter sent without a value is treated as omitted.
@@ -82,7 +84,7 @@ export async function authenticateClient (
   const client = await store.findClient(credentials.clientId)
   if (client === null) throw failed
   if (client.type === 'public') {
-    // A public client has no secret: presenting one (even empty, via Basic) is a confused client.
+    // A public client has no secret: presenting one is a confused client.
     if (credentials.clientSecret !== null) throw failed
     return client
   }

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuth2Error } from '../errors.js'
 import type { ResolvedOptions } from '../options.js'
 import type { GrantType } from '../store/store.js'
+import { prepareContext } from './common.js'
 import { oauth2ErrorBody, OPENAPI_TAG } from './openapi.js'
 
 /** RFC 8414 §2: the authorization server's metadata, as far as this server has any. */
@@ -65,19 +66,41 @@ function joinPath (prefix: string, path: string): string {
   return prefix.endsWith('/') ? prefix + path.slice(1) : prefix + path
 }
 
-/**
- * `GET /.well-known/oauth-authorization-server` (RFC 8414 §3): the metadata built from the plugin's
- * options. Endpoint URLs are the issuer followed by each route's full path (with the prefix the plugin
- * was registered under); routes turned off are left out, and sign-up (not an OAuth2 endpoint) is not
- * listed. Without the `issuer` option the issuer is this request's origin, so the answer is not cached.
- */
-export function metadataRoute (app: FastifyInstance, options: ResolvedOptions, path: string): void {
-  const { routes } = options
-  const prefix = app.prefix
+/** A path without its trailing slash: `''` for `/` and for no path at all. */
+function trimSlash (path: string): string {
+  return path.endsWith('/') ? path.slice(0, -1) : path
+}
 
-  function build (issuer: string): AuthorizationServerMetadata {
-    const base = issuer.endsWith('/') ? issuer.slice(0, -1) : issuer
-    const url = (route: string): string => base + joinPath(prefix, route)
+/**
+ * The path of the issuer: that of the `issuer` option, else the prefix the routes are served under (the
+ * issuer is then this request's origin followed by it).
+ */
+function issuerPath (options: ResolvedOptions, routesPrefix: string): string {
+  return trimSlash(options.issuer === null ? routesPrefix : new URL(options.issuer).pathname)
+}
+
+/**
+ * RFC 8414 §3.1: where a client looks for the document of the issuer, on its origin: the metadata path,
+ * then the issuer's path (`/.well-known/oauth-authorization-server/auth` for `https://example.com/auth`).
+ */
+export function metadataLocation (options: ResolvedOptions, path: string, routesPrefix: string): string {
+  const issuer = issuerPath(options, routesPrefix)
+  return issuer === '' ? path : trimSlash(path) + issuer
+}
+
+/**
+ * `GET /.well-known/oauth-authorization-server` (RFC 8414 §3), served at `path` of `app`: the metadata built
+ * from the plugin's options. Endpoint URLs are the `issuer` option (else this request's origin) followed by
+ * each route's full path (with `routesPrefix`, the prefix the routes are served under); routes turned off
+ * are left out, and sign-up (not an OAuth2 endpoint) is not listed. Without the `issuer` option the issuer
+ * is this request's origin followed by `routesPrefix`, so the answer is not cached.
+ */
+export function metadataRoute (app: FastifyInstance, options: ResolvedOptions, path: string, routesPrefix = app.prefix): void {
+  const { routes } = options
+
+  /** `base`: what the endpoints' paths follow. */
+  function build (issuer: string, base: string): AuthorizationServerMetadata {
+    const url = (route: string): string => base + joinPath(routesPrefix, route)
     const metadata: AuthorizationServerMetadata = {
       issuer,
       token_endpoint: url(routes.token),
@@ -98,7 +121,8 @@ export function metadataRoute (app: FastifyInstance, options: ResolvedOptions, p
   }
 
   // With a configured issuer the document never changes: build it once.
-  const fixed = options.issuer === null ? null : JSON.stringify(build(options.issuer))
+  const fixed = options.issuer === null ? null : JSON.stringify(build(options.issuer, trimSlash(options.issuer)))
+  const prefixPath = issuerPath(options, routesPrefix)
 
   async function handler (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     reply.type('application/json; charset=utf-8')
@@ -109,8 +133,23 @@ export function metadataRoute (app: FastifyInstance, options: ResolvedOptions, p
     if (!HOST.test(host)) {
       throw new OAuth2Error('invalid_request', 'The Host header is missing or malformed.')
     }
-    return reply.send(JSON.stringify(build(`${request.protocol}://${host}`)))
+    const origin = `${request.protocol}://${host}`
+    return reply.send(JSON.stringify(build(origin + prefixPath, origin)))
   }
 
   app.get(path, { schema: metadataRouteSchema }, handler)
+}
+
+/**
+ * RFC 8414 §3.1: serves the document also at its location for the issuer ({@link metadataLocation}), from
+ * `app`, the context the plugin was registered in, when that differs from where the routes serve it. A
+ * context with a prefix of its own cannot add a route at the origin's root: there the app serves it.
+ */
+export async function issuerMetadataRoute (app: FastifyInstance, options: ResolvedOptions, path: string, routesPrefix: string): Promise<void> {
+  const location = metadataLocation(options, path, routesPrefix)
+  if (app.prefix !== '' || location === joinPath(routesPrefix, path)) return
+  await app.register(async (scope) => {
+    await prepareContext(scope, options.bodyLimit)
+    metadataRoute(scope, options, location, routesPrefix)
+  })
 }

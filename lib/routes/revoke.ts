@@ -31,18 +31,24 @@ export const revokeRouteSchema = {
   consumes: CONSUMES,
   body: revokeBodySchema,
   response: responses({
-    200: { description: 'Revoked, or nothing to revoke (RFC 7009 §2.2): an empty body.', type: 'null', headers: NO_STORE_HEADERS }
+    200: {
+      description: 'Revoked, or nothing to revoke (RFC 7009 §2.2): `{}`, the same for every outcome.',
+      type: 'object',
+      additionalProperties: false,
+      headers: NO_STORE_HEADERS
+    }
   }, [400, 401, 413, 415, 503])
 }
 
 type TokenKind = 'access_token' | 'refresh_token'
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' }
+const EMPTY_OBJECT = '{}'
 
 /**
  * `POST /o/revoke_token/` (RFC 7009). The client identifies itself as at the token endpoint; the token is
- * revoked only if it was issued to that client, and the answer is 200 with an empty body whatever became
- * of it (§2.2), so the endpoint tells nobody whether a token exists or whose it is.
+ * revoked only if it was issued to that client, and the answer is 200 `{}` whatever became of it (§2.2),
+ * so the endpoint tells nobody whether a token exists or whose it is.
  */
 export function revokeRoute (app: FastifyInstance, ctx: RouteContext, path: string): void {
   const { options, store, tokenCache: cache } = ctx
@@ -93,8 +99,9 @@ export function revokeRoute (app: FastifyInstance, ctx: RouteContext, path: stri
     const token = body.token
     if (token === undefined || token === '') throw new OAuth2Error('invalid_request', 'Request is missing token parameter.')
     await revoke(client, token, body.token_type_hint)
-    // §2.2: 200 and nothing else; the body is ignored by the client.
-    return reply.code(200).send()
+    // §2.2: 200; the RFC has the client ignore the body, but some clients (simple-oauth2) parse every
+    // answer as JSON and throw on an empty one.
+    return reply.code(200).type('application/json; charset=utf-8').send(EMPTY_OBJECT)
   }
 
   for (const url of routePaths(app, path)) {
