@@ -1,6 +1,7 @@
 /**
  * The testing kit's entry point, `fastify-oauth2-server/testing`: published by the `exports` map, and never
- * loaded by the main entry (checked on the built files).
+ * loaded by the main entry (checked on the built files); README's snippets are the files the packaging
+ * check compiles and runs.
  */
 import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -46,4 +47,11 @@ t.test('the built main entry never reaches the testing kit; the testing entry do
   const kit = [...graph(built(exports['./testing'].default))].map((file) => relative(out, file))
   t.ok(kit.includes('testing/authenticate.js') && kit.includes('internals.js'))
   t.notOk(kit.includes('index.js'), 'nor does the kit load the main entry (the app brings the plugin)')
+})
+
+t.test("README's testing snippets are the files the packaging check runs", async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+  const snippets = [...readme.matchAll(/<!-- (test\/package-consumer\/readme\/[\w.-]+) -->\n```ts\n([\s\S]*?)```\n/g)]
+  t.same(snippets.map(([, file]) => file), ['test/package-consumer/readme/tap.test.ts', 'test/package-consumer/readme/node-test.test.ts'])
+  for (const [, file = '', code] of snippets) t.equal(code, readFileSync(join(ROOT, file), 'utf8'), file)
 })
