@@ -2,8 +2,10 @@
 # The packaging check: what a user installs is what we test. Packs the package (`npm pack`, which builds
 # dist/ first through `prepack`), installs the tarball into a fresh app in a temporary directory outside
 # the repository (its other dependencies from the npm registry), compiles test/package-consumer/ there with
-# tsc against the published types, runs it, and walks the seed's flow over HTTP: sign up, token, /me,
-# refresh. Then the CLI bin from the installed package. Any failure exits non-zero.
+# tsc against the published types (the testing kit's too: testing-kit.ts), runs it, and walks the seed's
+# flow over HTTP: sign up, token, /me, refresh. Then the CLI bin from the installed package, and README's
+# "Testing your app" snippets (test/package-consumer/readme/) compiled against the published types and run
+# with tap and `node --test`. Any failure exits non-zero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
@@ -48,6 +50,7 @@ step "$tarball_name: $(wc -l <<<"$listing") files"
 app="$scratch/app"
 mkdir "$app"
 cp "$repo"/test/package-consumer/*.ts "$repo"/test/package-consumer/tsconfig.json "$app/"
+cp -r "$repo"/test/package-consumer/readme "$app/readme"
 range () {
   node -e 'const p = require(process.argv[1]); console.log(p.devDependencies[process.argv[2]])' "$repo/package.json" "$1"
 }
@@ -56,7 +59,7 @@ cat >"$app/package.json" <<JSON
 JSON
 step "npm install into $app"
 (cd "$app" && npm install --no-audit --no-fund --loglevel=error "$tarball" \
-  "fastify@$(range fastify)" "typescript@$(range typescript)" "@types/node@$(range @types/node)") \
+  "fastify@$(range fastify)" "typescript@$(range typescript)" "@types/node@$(range @types/node)" "tap@$(range tap)") \
   || fail "npm install of the tarball failed"
 
 # 3. Compile the consumer against the published types, and run it.
@@ -138,5 +141,16 @@ created="$(cd "$app" && npx --no-install fastify-oauth2-server --db "sqlite:$scr
   || fail "fastify-oauth2-server client create failed"
 json "$created" client_id >/dev/null || fail "client create printed $created"
 step "ok: the CLI (--help, migrate, client create)"
+
+# 6. README's testing snippets, as a user of the testing kit runs them.
+step "README's testing snippets: tsc, tap, node --test"
+(cd "$app" && npx --no-install tsc -p readme/tsconfig.json) || fail "README's testing snippets do not compile against the published types"
+(cd "$app" && npx --no-install tap --disable-coverage readme/dist/tap.test.js) >"$scratch/tap.out" 2>&1 \
+  || { cat "$scratch/tap.out" >&2; fail "README's tap snippet failed"; }
+grep -qE '^# \{ total: ([1-9][0-9]*), pass: \1 \}$' "$scratch/tap.out" || { cat "$scratch/tap.out" >&2; fail "tap ran no passing test"; }
+(cd "$app" && node --test readme/dist/node-test.test.js) >"$scratch/node-test.out" 2>&1 \
+  || { cat "$scratch/node-test.out" >&2; fail "README's node:test snippet failed"; }
+grep -q '^# pass 1$' "$scratch/node-test.out" || { cat "$scratch/node-test.out" >&2; fail "node --test ran no passing test"; }
+step "ok: README's testing snippets (tap, node --test)"
 
 step "passed"

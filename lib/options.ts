@@ -1,6 +1,7 @@
 import { ConfigErrorCode, OAuth2ConfigError } from './errors.js'
 import type { HashingLimits } from './crypto/passwords.js'
 import type { TokenCacheLimits } from './auth/token-cache.js'
+import { isTestHashing, type TestHashing } from './internals.js'
 import { validateUserSource, type AppUser, type UserSource } from './auth/user-source.js'
 import type { OAuth2Store } from './store/store.js'
 import type { OAuth2ServerTypes, OAuth2User } from './types.js'
@@ -147,6 +148,12 @@ export interface OAuth2ServerOptions extends UsersOption, DecoratorOption {
   bodyLimit?: number
   /** The clock, in milliseconds since the epoch. Default `Date.now`; tests pass their own. */
   now?: () => number
+  /**
+   * Cheap password hashing, for tests only: `testHashing` from `fastify-oauth2-server/testing` (argon2id
+   * with the least work argon2 allows), nothing else. Refused when `NODE_ENV` is `production`. Default:
+   * none (argon2id at the pinned OWASP parameters).
+   */
+  testHashing?: TestHashing
 }
 
 /** Limits of the brute-force defence; each counter lives for one `window`. */
@@ -199,6 +206,8 @@ export interface ResolvedOptions {
   readonly tokenCache: Readonly<TokenCacheLimits> | false
   readonly bodyLimit: number
   readonly now: () => number
+  /** `null`: production hashing. */
+  readonly testHashing: TestHashing | null
 }
 
 const DAY = 86_400
@@ -292,6 +301,18 @@ function tokenCacheLimits (value: unknown): Readonly<TokenCacheLimits> | false {
   })
 }
 
+/**
+ * Cheap hashing is reachable only through the testing kit's own object: no string, number or environment
+ * variable turns it on, so a mistaken option or a stray variable cannot weaken a production app's hashes.
+ * `NODE_ENV=production` can only turn it off.
+ */
+function testHashingOption (value: unknown): TestHashing | null {
+  if (value === undefined) return null
+  if (!isTestHashing(value)) fail('testHashing', 'the testHashing object of fastify-oauth2-server/testing (or left out)')
+  if (process.env.NODE_ENV === 'production') fail('testHashing', 'left out when NODE_ENV is "production": it is for tests only')
+  return value
+}
+
 /** Applies the defaults and checks every option; throws `OAuth2ConfigError` naming the first bad one. */
 export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
   const opts = object('options', options)
@@ -365,6 +386,7 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
     }),
     tokenCache: tokenCacheLimits(opts.tokenCache),
     bodyLimit: integer('bodyLimit', opts.bodyLimit, 16_384, 256),
-    now: (opts.now as (() => number) | undefined) ?? Date.now
+    now: (opts.now as (() => number) | undefined) ?? Date.now,
+    testHashing: testHashingOption(opts.testHashing)
   })
 }

@@ -4,6 +4,7 @@ import { oauth2ErrorHandler } from './auth/error-handler.js'
 import { TokenCache } from './auth/token-cache.js'
 import { PasswordHasher } from './crypto/passwords.js'
 import { ConfigErrorCode, OAuth2ConfigError } from './errors.js'
+import { exposeInternals } from './internals.js'
 import { resolveOptions, type OAuth2ServerOptions } from './options.js'
 import { prepareContext } from './routes/common.js'
 import { routeContext } from './routes/context.js'
@@ -27,7 +28,7 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
   const options = resolveOptions(opts)
   claimRequestDecorator(app, 'oauth', 'this plugin needs "oauth": rename the other decorator, or register the plugin in a context without it')
   claimRequestDecorator(app, options.decorator, 'choose another name with the "decorator" option')
-  const hasher = new PasswordHasher(options.hashing)
+  const hasher = new PasswordHasher(options.hashing, options.testHashing?.argon2)
   // Verified access tokens (option `tokenCache`; holds nothing when off). Every revocation this plugin
   // makes drops the matching entries through it.
   const tokenCache = new TokenCache(options.tokenCache)
@@ -46,6 +47,8 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
     }
   }
   app.decorate('oauth2', api)
+  // For fastify-oauth2-server/testing only (see internals.ts): nothing is added to `api` itself.
+  exposeInternals(api, { options })
 
   // The routes live in their own encapsulated context: their parsers, hooks and error rendering stay there.
   // Fastify ignores `prefix` for a fastify-plugin plugin like this one: pass it on to the routes' context.

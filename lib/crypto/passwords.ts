@@ -10,14 +10,25 @@ export const ARGON2_MEMORY_KIB = 19_456
 export const ARGON2_TIME_COST = 2
 export const ARGON2_PARALLELISM = 1
 
-const ARGON2_OPTIONS = {
+/** argon2id parameters of new hashes, as @node-rs/argon2 takes them. */
+export interface Argon2Parameters {
+  algorithm: typeof ARGON2_ALGORITHM_ID
+  memoryCost: number
+  timeCost: number
+  parallelism: number
+}
+
+const ARGON2_OPTIONS: Argon2Parameters = {
   algorithm: ARGON2_ALGORITHM_ID,
   memoryCost: ARGON2_MEMORY_KIB,
   timeCost: ARGON2_TIME_COST,
   parallelism: ARGON2_PARALLELISM
-} as const
+}
 
-const CURRENT_PARAMETERS = `$argon2id$v=19$m=${ARGON2_MEMORY_KIB},t=${ARGON2_TIME_COST},p=${ARGON2_PARALLELISM}$`
+/** The start of every PHC string hashed with these parameters. */
+function phcPrefix ({ memoryCost, timeCost, parallelism }: Argon2Parameters): string {
+  return `$argon2id$v=19$m=${memoryCost},t=${timeCost},p=${parallelism}$`
+}
 
 /** Bounds on the password-hashing work, the one expensive thing the token and sign-up routes do. */
 export interface HashingLimits {
@@ -42,15 +53,21 @@ export class PasswordHasher {
    * random digest. Verifying costs exactly what a real hash costs, and making it costs no hash at all, so
    * no hashing happens outside the bounded queue. No password matches it (that would take a preimage).
    */
-  readonly #dummyHash = `${CURRENT_PARAMETERS}${phcBase64(randomBytes(16))}$${phcBase64(randomBytes(32))}`
+  readonly #dummyHash: string
+  readonly #argon2: Argon2Parameters
+  readonly #currentPrefix: string
 
-  constructor (limits: HashingLimits) {
+  /** `argon2`: the pinned OWASP parameters, unless the testing kit's `testHashing` option gives others. */
+  constructor (limits: HashingLimits, argon2: Argon2Parameters = ARGON2_OPTIONS) {
     this.#limits = { ...limits }
+    this.#argon2 = { ...argon2 }
+    this.#currentPrefix = phcPrefix(argon2)
+    this.#dummyHash = `${this.#currentPrefix}${phcBase64(randomBytes(16))}$${phcBase64(randomBytes(32))}`
   }
 
-  /** Hashes a password with the pinned argon2id parameters. */
+  /** Hashes a password with this hasher's argon2id parameters (the pinned ones in production). */
   async hash (password: string): Promise<string> {
-    return this.#withSlot(() => argon2Hash(password, ARGON2_OPTIONS))
+    return this.#withSlot(() => argon2Hash(password, this.#argon2))
   }
 
   /**
@@ -70,7 +87,7 @@ export class PasswordHasher {
 
   /** Whether a stored hash was made with other parameters than the current ones. */
   needsRehash (passwordHash: string): boolean {
-    return !passwordHash.startsWith(CURRENT_PARAMETERS)
+    return !passwordHash.startsWith(this.#currentPrefix)
   }
 
   /** Hashes waiting for a slot now (for tests and metrics). */

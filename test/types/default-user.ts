@@ -15,8 +15,10 @@ import oauth2, {
   type OAuth2ServerOptions,
   type OAuth2Store,
   type OAuth2User,
-  type UserSource
+  type UserSource,
+  type UserRecord
 } from '../../lib/index.js'
+import { authenticateAs, createTestUser, issueTokens, testClock, testHashing, type TestHashing } from '../../lib/testing/index.js'
 import { expectType } from './expect-type.js'
 
 const app = Fastify()
@@ -132,4 +134,22 @@ void app.register(fastifyAuth).after(() => {
     return request.oauth?.clientId
   })
   app.get('/both', { preHandler: app.auth([app.oauth2.verifyBearer(), apiKey], { relation: 'and' }) }, async () => 'ok')
+})
+
+// The testing kit: its user is request.user's type; testHashing is the kit's object, never a literal.
+void (async () => {
+  const issued = await issueTokens(app, { username: 'pony', scopes: ['read'] })
+  expectType<{ id: string, username: string }>()(issued.user)
+  expectType<string | null>()(issued.refreshToken)
+  const headers = await authenticateAs(app, { username: 'pony' })
+  await app.inject({ url: '/me', headers })
+  // @ts-expect-error scopes is an array
+  await authenticateAs(app, { username: 'pony', scopes: 'read' })
+  const clock = testClock(new Date())
+  void app.register(oauth2, { store, now: clock.now, testHashing })
+  const hashing: TestHashing = testHashing
+  void hashing
+  // @ts-expect-error a look-alike is not the kit's hashing (and fails registration at run time too)
+  void app.register(oauth2, { store, testHashing: { argon2: testHashing.argon2 } })
+  expectType<UserRecord>()(await createTestUser(store, { username: 'pony', password: 'secret' }))
 })

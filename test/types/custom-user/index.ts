@@ -5,6 +5,7 @@
  */
 import Fastify from 'fastify'
 import oauth2, { MemoryStore, type OAuth2User, type UserSource } from '../../../lib/index.js'
+import { issueTokens } from '../../../lib/testing/index.js'
 import { expectType } from '../expect-type.js'
 
 interface Account {
@@ -54,4 +55,11 @@ app.get('/me', { onRequest: app.oauth2.authenticate() }, async (request) => {
   expectType<Array<'admin' | 'staff'>>()(request.user.roles)
   // @ts-expect-error not a field of the declared user
   return request.user.passwordHash
+})
+
+// The testing kit gives the user as request.user has it: the declared shape.
+void (async () => {
+  const issued = await issueTokens(app, { username: 'pony' })
+  expectType<Account>()(issued.user)
+  expectType<string>()(issued.user.email)
 })

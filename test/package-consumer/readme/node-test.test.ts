@@ -1,0 +1,16 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import Fastify from 'fastify'
+import oauth2, { MemoryStore } from 'fastify-oauth2-server'
+import { authenticateAs } from 'fastify-oauth2-server/testing'
+
+test('GET /me answers the caller', async (t) => {
+  const app = Fastify() // or your own app builder
+  t.after(() => app.close())
+  await app.register(oauth2, { store: new MemoryStore() })
+  app.get('/me', { onRequest: app.oauth2.authenticate({ scopes: ['read'] }) }, async (request) => request.user)
+
+  const res = await app.inject({ url: '/me', headers: await authenticateAs(app, { username: 'alice', scopes: ['read'] }) })
+  assert.equal(res.statusCode, 200)
+  assert.equal(res.json().username, 'alice')
+})
