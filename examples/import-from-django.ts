@@ -97,6 +97,8 @@ export async function importFromDjango (django: BetterSqlite3.Database, store: O
       secretHash: type === 'confidential' ? createHash('sha256').update(secret, 'utf8').digest('hex') : null,
       grants,
       scopes: [],
+      redirectUris: [],
+      requireConsent: false,
       createdAt: Date.now()
     })
     report.clients++

@@ -9,6 +9,12 @@ export interface NewClientOptions {
   grants?: GrantType[]
   /** Scopes the client may ask for; empty or absent means every configured scope. */
   scopes?: string[]
+  /**
+   * Redirection URIs for the authorization code grant, matched exactly (see `checkRedirectUri`). Default none.
+   */
+  redirectUris?: string[]
+  /** Ask the user to approve the client (a third-party client). Default `false`: first-party, no consent page. */
+  requireConsent?: boolean
   /** Creation time in milliseconds. Default now. */
   now?: number
 }
@@ -42,10 +48,34 @@ export async function createClient (store: OAuth2Store, options: NewClientOption
     secretHash: clientSecret === null ? null : hashToken(clientSecret),
     grants,
     scopes: [...new Set(options.scopes ?? [])],
+    redirectUris: [...new Set(options.redirectUris ?? [])].map(checkRedirectUri),
+    requireConsent: options.requireConsent === true,
     createdAt: options.now ?? Date.now()
   }
   await store.createClient(client)
   return { client, clientSecret }
+}
+
+/** Hosts a plain-http redirection URI may name: the loopback interface only (RFC 8252 §7.3). */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost'])
+/** A private-use scheme of a native app: a reverse domain name, so it holds a dot (RFC 8252 §7.1). */
+const PRIVATE_USE_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+:$/
+
+/**
+ * Checks a redirection URI as registration must (RFC 6749 §3.1.2, RFC 8252, RFC 9700 §2.1): absolute, no
+ * fragment, no whitespace; `https`, plain `http` on a loopback host only, or a native app's private-use
+ * scheme (`com.example.app:/callback`). Returns it as given; throws a TypeError saying what is wrong.
+ */
+export function checkRedirectUri (uri: string): string {
+  if (typeof uri !== 'string' || !URL.canParse(uri) || /\s/.test(uri)) {
+    throw new TypeError(`redirect URI ${JSON.stringify(uri)} is not an absolute URI`)
+  }
+  if (uri.includes('#')) throw new TypeError(`redirect URI "${uri}" has a fragment`)
+  const url = new URL(uri)
+  if (url.protocol === 'https:') return uri
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return uri
+  if (PRIVATE_USE_SCHEME.test(url.protocol)) return uri
+  throw new TypeError(`redirect URI "${uri}" must be https, http on a loopback host, or a private-use scheme like com.example.app:/callback`)
 }
 
 /** Gives a confidential client a new secret (the old one stops working at once); null if no such client. */

@@ -46,7 +46,7 @@ t.test('rotateClientSecret: the old secret stops working at once, the new one wo
 
 t.test('a public client record carrying client_credentials still cannot use it', async (t) => {
   const ctx = await buildApp(t)
-  await ctx.store.createClient({ id: 'odd-public', name: 'odd', type: 'public', secretHash: null, grants: ['client_credentials'], scopes: [], createdAt: 0 })
+  await ctx.store.createClient({ id: 'odd-public', name: 'odd', type: 'public', secretHash: null, grants: ['client_credentials'], scopes: [], redirectUris: [], requireConsent: false, createdAt: 0 })
   const res = await ctx.app.inject({ method: 'POST', url: '/o/token/', payload: { grant_type: 'client_credentials', client_id: 'odd-public' } })
   t.equal(res.statusCode, 400)
   t.equal(res.json().error, 'unauthorized_client')
@@ -66,4 +66,26 @@ t.test('a client id never starts with "-": a command line would read it as an op
   t.equal(ids.filter((id) => id.startsWith('-')).length, 0)
   t.ok(ids.every((id) => /^[A-Za-z0-9_][A-Za-z0-9_-]{23}$/.test(id)), '24 base64url characters')
   t.equal(new Set(ids).size, ids.length, 'all distinct')
+})
+
+t.test('redirect URIs are checked at creation: absolute, no fragment, https, loopback http or a private-use scheme', async (t) => {
+  const store = new MemoryStore()
+  const ok = ['https://app.example/cb', 'http://127.0.0.1:8080/cb', 'http://[::1]/cb', 'http://localhost/cb', 'com.example.app:/oauth2redirect']
+  const { client } = await createClient(store, { name: 'native', type: 'public', redirectUris: [...ok, ok[0]!], requireConsent: true })
+  t.same(client.redirectUris, ok, 'kept as given, once each')
+  t.equal(client.requireConsent, true)
+  t.same((await store.findClient(client.id))?.redirectUris, ok)
+  const bad: Array<[unknown, RegExp]> = [
+    ['/cb', /not an absolute URI/],
+    ['https://app.example/cb#frag', /has a fragment/],
+    ['http://app.example/cb', /must be https, http on a loopback host/],
+    ['javascript:alert(1)', /must be https/],
+    ['https://app.example/a b', /not an absolute URI/],
+    [42, /not an absolute URI/]
+  ]
+  for (const [uri, message] of bad) {
+    await t.rejects(createClient(store, { name: 'bad', type: 'public', redirectUris: [uri as string] }), { name: 'TypeError', message })
+  }
+  t.equal((await store.listClients()).length, 1, 'nothing stored for a refused client')
+  t.match((await createClient(store, { name: 'plain', type: 'public' })).client, { redirectUris: [], requireConsent: false }, 'defaults')
 })

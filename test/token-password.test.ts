@@ -100,6 +100,8 @@ t.test('Basic credentials are form-urlencoded before base64 (RFC 6749 §2.3.1): 
     secretHash: hashToken(secret),
     grants: ['password'],
     scopes: [],
+    redirectUris: [],
+    requireConsent: false,
     createdAt: 0
   }
   await store.createClient(client)

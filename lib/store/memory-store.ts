@@ -214,7 +214,7 @@ export class MemoryStore implements OAuth2Store {
 }
 
 function copyClient (client: ClientRecord): ClientRecord {
-  return { ...client, grants: [...client.grants], scopes: [...client.scopes] }
+  return { ...client, grants: [...client.grants], scopes: [...client.scopes], redirectUris: [...client.redirectUris] }
 }
 
 function copyToken (token: TokenRecord): TokenRecord {

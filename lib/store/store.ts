@@ -44,6 +44,10 @@ export interface ClientRecord {
   grants: GrantType[]
   /** Scopes this client may ask for; empty means every configured scope. */
   scopes: string[]
+  /** Redirection URIs registered for the authorization code grant (RFC 6749 §3.1.2), matched exactly. */
+  redirectUris: string[]
+  /** Whether the user is asked to approve the client (third-party clients); first-party clients skip it. */
+  requireConsent: boolean
   createdAt: number
 }
 

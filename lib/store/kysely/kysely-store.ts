@@ -502,6 +502,8 @@ function clientToRow (client: ClientRecord): NewClientRow {
     secret_hash: client.secretHash,
     grants: joinList(client.grants),
     scopes: joinList(client.scopes),
+    redirect_uris: joinList(client.redirectUris),
+    require_consent: client.requireConsent ? 1 : 0,
     created_at: client.createdAt
   }
 }
@@ -514,6 +516,8 @@ function rowToClient (row: ClientRow): ClientRecord {
     secretHash: row.secret_hash,
     grants: splitList(row.grants) as GrantType[],
     scopes: splitList(row.scopes),
+    redirectUris: splitList(row.redirect_uris),
+    requireConsent: Number(row.require_consent) === 1,
     createdAt: Number(row.created_at)
   }
 }

@@ -28,7 +28,8 @@ export class OAuth2MigrationProvider implements MigrationProvider {
       '0001_initial': initial(this.#tablePrefix),
       '0002_throttles': throttles(this.#tablePrefix),
       '0003_refresh_exchanges': refreshExchanges(this.#tablePrefix),
-      '0004_username_case_fold': usernameCaseFold(this.#tablePrefix)
+      '0004_username_case_fold': usernameCaseFold(this.#tablePrefix),
+      '0005_client_redirect_uris': clientRedirectUris(this.#tablePrefix)
     }
   }
 }
@@ -165,6 +166,22 @@ function usernameCaseFold (p: string): Migration {
           if (last === undefined || rows.length < USER_BATCH) break
           after = last.id
         }
+      })
+    }
+  }
+}
+
+/** Clients' redirection URIs and whether they ask for consent, for the authorization code grant. */
+function clientRedirectUris (p: string): Migration {
+  return {
+    async up (db: Kysely<any>): Promise<void> {
+      await inTransaction(db, async (db) => {
+        await db.schema.alterTable(`${p}clients`)
+          .addColumn('redirect_uris', 'text', (col) => col.notNull().defaultTo(''))
+          .execute()
+        await db.schema.alterTable(`${p}clients`)
+          .addColumn('require_consent', 'integer', (col) => col.notNull().defaultTo(0))
+          .execute()
       })
     }
   }

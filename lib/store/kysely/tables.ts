@@ -38,6 +38,10 @@ export interface ClientTable {
   grants: string
   /** Space-separated scopes; empty for every configured scope. */
   scopes: string
+  /** Space-separated redirection URIs (a URI has no space). */
+  redirect_uris: Generated<string>
+  /** 1 when the user must approve the client, else 0 (an integer on both databases). */
+  require_consent: Generated<number>
   created_at: MillisColumn
 }
 
