@@ -1,4 +1,5 @@
 import { ConfigErrorCode, OAuth2ConfigError } from './errors.js'
+import { SCOPE_TOKEN } from './scopes.js'
 import type { HashingLimits } from './crypto/passwords.js'
 import type { TokenCacheLimits } from './auth/token-cache.js'
 import { isTestHashing, type TestHashing } from './internals.js'
@@ -221,14 +222,12 @@ export const MAX_REFRESH_REUSE_INTERVAL = 300
 /** The body schemas of the token and sign-up routes refuse longer passwords and usernames than these. */
 export const MAX_PASSWORD_LENGTH = 4096
 export const MAX_USERNAME_LENGTH = 1024
-/** RFC 6749 §3.3 scope-token: printable ASCII but space, `"` and `\`. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
 const STORE_METHODS = [
   'createUser', 'findUserByUsernameKey', 'findUserById', 'updatePasswordHash',
   'createClient', 'findClient', 'listClients', 'deleteClient', 'updateClientSecret',
   'createToken', 'findByAccessTokenHash', 'findByRefreshTokenHash', 'rotateRefreshToken',
-  'revokeToken', 'revokeFamily', 'revokeUserTokens', 'deleteExpiredTokens',
+  'revokeToken', 'revokeFamily', 'revokeClientTokens', 'revokeUserTokens', 'deleteExpiredTokens',
   'hitThrottle', 'getThrottle', 'clearThrottle', 'deleteExpiredThrottles'
 ] as const
 

@@ -47,10 +47,12 @@ Lists clients (never their secrets). --json prints {"clients": [...]}.`,
   'client delete': `Usage: fastify-oauth2-server client delete --db <url> <client_id>
 
 Deletes a client and every token issued to it.`,
-  'client rotate-secret': `Usage: fastify-oauth2-server client rotate-secret --db <url> <client_id> [--json]
+  'client rotate-secret': `Usage: fastify-oauth2-server client rotate-secret --db <url> <client_id> [--revoke-tokens] [--json]
 
 Gives a confidential client a new secret; the old one stops working at once. The new secret is printed
-this once. --json prints {"client_id": "...", "client_secret": "..."}.`,
+this once. Tokens issued to the client before keep working until they expire, unless --revoke-tokens
+(for a leaked secret) revokes them all. --json prints {"client_id": "...", "client_secret": "...",
+"revoked_tokens": N} (revoked_tokens with --revoke-tokens only).`,
   'tokens clear': `Usage: fastify-oauth2-server tokens clear --db <url>
 
 Deletes tokens that can no longer be used (access and refresh token both expired) and ended throttle
@@ -69,6 +71,7 @@ const OPTIONS = {
   grant: { type: 'string', multiple: true },
   scope: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  'revoke-tokens': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -154,13 +157,22 @@ const COMMANDS: Record<string, Command> = {
 
   async 'client rotate-secret' (store, values, args, io) {
     const [id] = only(args, 1, 'client rotate-secret needs exactly one client_id') as [string]
+    const revokeTokens = values['revoke-tokens'] === true
     const secret = await rotateClientSecret(store, id)
     if (secret === null) {
       io.stderr(`error: no confidential client with id "${id}"`)
       return 1
     }
-    if (values.json === true) io.stdout(JSON.stringify({ client_id: id, client_secret: secret }))
-    else io.stdout(`client_secret: ${secret}\nStore the secret now: it is not shown again.`)
+    // As rotateClientSecret's `revokeTokens` does, here with the count to report.
+    const revoked = revokeTokens ? await store.revokeClientTokens(id, Date.now()) : 0
+    if (values.json === true) {
+      io.stdout(JSON.stringify({ client_id: id, client_secret: secret, ...(revokeTokens ? { revoked_tokens: revoked } : {}) }))
+      return 0
+    }
+    io.stdout(`client_secret: ${secret}\nStore the secret now: it is not shown again.`)
+    io.stdout(revokeTokens
+      ? `Revoked ${revoked} token record(s) issued to the client.`
+      : 'Tokens issued with the old secret stay valid until they expire (--revoke-tokens ends them).')
     return 0
   },
 

@@ -100,9 +100,38 @@ interface PreparedLookup {
 
 const TABLE_PREFIX_PATTERN = /^[a-z_][a-z0-9_]*$/i
 
-/** How often `migrate()` tries when another connection holds the SQLite file, and its first wait. */
-const MIGRATE_ATTEMPTS = 5
-const MIGRATE_RETRY_MS = 100
+/**
+ * How long, in all, an operation waits for another connection's SQLite write lock (the CLI, a backup, a
+ * second process), and its first and longest pauses. The waiting is asynchronous: `openDatabase` sets no
+ * busy timeout, so SQLite answers SQLITE_BUSY at once instead of blocking the event loop, and the store
+ * tries again after a pause, doubling it each time, until this much time has passed; then the error
+ * stands (a 503 at the routes).
+ */
+const BUSY_WAIT_MS = 5000
+const BUSY_FIRST_PAUSE_MS = 2
+const BUSY_LONGEST_PAUSE_MS = 100
+
+/** The store's methods that run statements through Kysely, each retried while SQLite is busy. */
+const RETRIED_METHODS = [
+  'createUser', 'findUserByUsernameKey', 'findUserById', 'updatePasswordHash', 'createClient', 'findClient',
+  'listClients', 'deleteClient', 'updateClientSecret', 'createToken', 'findByRefreshTokenHash',
+  'rotateRefreshToken', 'revokeToken', 'revokeFamily', 'revokeClientTokens', 'revokeUserTokens', 'deleteExpiredTokens',
+  'hitThrottle', 'getThrottle', 'clearThrottle', 'deleteExpiredThrottles'
+] as const satisfies ReadonlyArray<keyof OAuth2Store>
+
+/** Runs `work` until it does not fail with SQLITE_BUSY or BUSY_WAIT_MS have passed in pauses. */
+async function retryingWhileBusy<T> (work: () => Promise<T>): Promise<T> {
+  let waited = 0
+  for (let pause = BUSY_FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, BUSY_LONGEST_PAUSE_MS)) {
+    try {
+      return await work()
+    } catch (err) {
+      if (!isSqliteBusy(err) || waited >= BUSY_WAIT_MS) throw err
+    }
+    await delay(pause)
+    waited += pause
+  }
+}
 
 /** Whether `error` is SQLite's "database is locked" (`SQLITE_BUSY` and its extended codes). */
 function isSqliteBusy (error: unknown): boolean {
@@ -125,9 +154,10 @@ type ExpiringTable = keyof typeof EXPIRING_TABLES
  *
  * Every atomic operation of `OAuth2Store` is one statement or one transaction. On SQLite a transaction
  * holds the file's write lock until it commits, across turns of the event loop, so open a file once per
- * process (`openDatabase`) and share that Kysely instance. Several processes may share the file: with a
- * `busy_timeout` they wait for each other's locks. Two connections to one file on one thread cannot:
- * one waiting out the busy timeout blocks the thread, and with it the commit it waits for.
+ * process (`openDatabase`) and share that Kysely instance. Several processes may share the file: an
+ * operation that finds another's write lock (SQLITE_BUSY) is tried again after a pause, without blocking
+ * the event loop, for up to 5 s. With a connection of the app's own that has a `busy_timeout`, that
+ * timeout blocks the thread while it waits, so `openDatabase` sets none.
  */
 export class KyselyStore implements OAuth2Store {
   readonly #options: Readonly<Required<Omit<KyselyStoreOptions, 'sqlite' | 'pgPool'>>>
@@ -156,6 +186,11 @@ export class KyselyStore implements OAuth2Store {
       throw new TypeError('KyselyStore: option "sqlite" must be the better-sqlite3 Database under "db"')
     }
     this.#options = Object.freeze({ db, tablePrefix })
+    // Each operation is one statement or one transaction, so trying it again after SQLITE_BUSY is safe.
+    for (const name of RETRIED_METHODS) {
+      const method = (this[name] as (...args: unknown[]) => Promise<unknown>).bind(this)
+      ;(this as Record<string, unknown>)[name] = async (...args: unknown[]) => await retryingWhileBusy(() => method(...args))
+    }
     this.#plainDb = db.withoutPlugins()
     this.#db = (this.#plainDb as Kysely<OAuth2Tables>).withPlugin(new TablePrefixPlugin(tablePrefix))
     if (options.pgPool !== undefined && typeof options.pgPool?.query !== 'function') {
@@ -214,12 +249,10 @@ export class KyselyStore implements OAuth2Store {
       provider: new OAuth2MigrationProvider(tablePrefix),
       ...migrationTableNames(tablePrefix)
     })
-    let { error } = await migrator.migrateToLatest()
-    for (let attempt = 1; attempt < MIGRATE_ATTEMPTS && isSqliteBusy(error); attempt++) {
-      await delay(MIGRATE_RETRY_MS * attempt)
-      ;({ error } = await migrator.migrateToLatest())
-    }
-    if (error !== undefined) throw error
+    await retryingWhileBusy(async () => {
+      const { error } = await migrator.migrateToLatest()
+      if (error !== undefined) throw error
+    })
   }
 
   /** Inserts the user unless its `usernameKey` is taken (one `INSERT … ON CONFLICT DO NOTHING`). */
@@ -393,19 +426,24 @@ export class KyselyStore implements OAuth2Store {
 
   /** Marks every unrevoked record of a family revoked. Returns how many changed. */
   async revokeFamily (familyId: string, now: number): Promise<number> {
-    const result = await this.#db.updateTable('tokens')
-      .set({ revoked_at: now })
-      .where('family_id', '=', familyId)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst()
-    return Number(result.numUpdatedRows)
+    return await this.#revokeWhere('family_id', familyId, now)
+  }
+
+  /** Marks every unrevoked record of a client revoked. Returns how many changed. */
+  async revokeClientTokens (clientId: string, now: number): Promise<number> {
+    return await this.#revokeWhere('client_id', clientId, now)
   }
 
   /** Marks every unrevoked record of a user revoked. Returns how many changed. */
   async revokeUserTokens (userId: string, now: number): Promise<number> {
+    return await this.#revokeWhere('user_id', userId, now)
+  }
+
+  /** Marks every unrevoked record whose `column` is `value` revoked, in one statement. */
+  async #revokeWhere (column: 'family_id' | 'client_id' | 'user_id', value: string, now: number): Promise<number> {
     const result = await this.#db.updateTable('tokens')
       .set({ revoked_at: now })
-      .where('user_id', '=', userId)
+      .where(column, '=', value)
       .where('revoked_at', 'is', null)
       .executeTakeFirst()
     return Number(result.numUpdatedRows)
