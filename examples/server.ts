@@ -7,17 +7,15 @@
  * CONNECTION_TIMEOUT (seconds a connection may sit idle, 10) and REQUEST_TIMEOUT (seconds to receive a whole
  * request, 30): without them a client that sends half a request holds its connection open forever.
  */
-import { KyselyStore, logRedactPaths, logSerializers, openDatabase, redactUrl } from '../lib/index.js'
+import { KyselyStore, logRedactPaths, logSerializers, redactUrl } from '../lib/index.js'
 import { buildExampleApp } from './app.js'
 
 const databaseUrl = process.env.DATABASE_URL ?? 'sqlite:./data/oauth2.sqlite'
 const port = Number(process.env.PORT ?? 3000)
 const host = process.env.HOST ?? '127.0.0.1'
 
-// The raw handles let the store prepare the per-request token lookup once.
-const { db, sqlite, pgPool } = await openDatabase(databaseUrl)
-const store = new KyselyStore({ db, sqlite, pgPool })
-await store.migrate()
+// Opened, wired with its driver's fast per-request token lookup, and migrated.
+const store = await KyselyStore.open(databaseUrl)
 
 /** A whole number of seconds from the environment, or `fallback` when unset; exits on anything else. */
 function seconds (name: string, fallback: number | undefined): number | undefined {
@@ -41,7 +39,7 @@ const { app, publicClientId, created } = await buildExampleApp(store, { throttle
   connectionTimeout: (seconds('CONNECTION_TIMEOUT', 10) as number) * 1000,
   requestTimeout: (seconds('REQUEST_TIMEOUT', 30) as number) * 1000
 }, { docs: true })
-app.addHook('onClose', async () => { await db.destroy() })
+app.addHook('onClose', async () => { await store.close() })
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => { void app.close() })
 }

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import type { PgPool, SqliteHandle } from './kysely-store.js'
 import { cachingStatements } from './statement-cache.js'
@@ -61,7 +61,7 @@ const SQLITE_CACHE_KIB = 65_536
  */
 export async function openDatabase (url: string): Promise<OpenedDatabase> {
   if (url.startsWith(SQLITE_SCHEME) && url.length > SQLITE_SCHEME.length) {
-    const database = openSqlite(url.slice(SQLITE_SCHEME.length))
+    const database = await openSqlite(url.slice(SQLITE_SCHEME.length))
     const dialect = new SqliteDialect({ database: cachingStatements(database) })
     return { db: new Kysely<any>({ dialect }), dialect: 'sqlite', sqlite: database }
   }
@@ -88,7 +88,9 @@ export function redactUrl (url: string): string {
   return parsed.href
 }
 
-function openSqlite (path: string): Database.Database {
+async function openSqlite (path: string): Promise<Database.Database> {
+  // Loaded only here: the native addon stays out of apps on PostgreSQL or the memory store.
+  const { default: Database } = await import('better-sqlite3')
   const memory = path === ':memory:'
   if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true })
   const database = new Database(path)
