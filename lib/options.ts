@@ -147,6 +147,13 @@ export interface OAuth2ServerOptions extends UsersOption, DecoratorOption {
   tokenCache?: Partial<TokenCacheLimits> | boolean
   /** Largest request body accepted by the plugin's routes, in bytes. Default `16384`. */
   bodyLimit?: number
+  /**
+   * Deletes expired tokens and ended throttle counters in this process every `interval` seconds, in
+   * batches of `batchSize` (default `1000`) that yield to the event loop, so the API keeps answering while
+   * millions of rows go. Default `false` (off): run `fastify-oauth2-server tokens clear` from a scheduler
+   * instead, or turn this on in one instance.
+   */
+  cleanup?: { interval: number, batchSize?: number } | false
   /** The clock, in milliseconds since the epoch. Default `Date.now`; tests pass their own. */
   now?: () => number
   /**
@@ -206,6 +213,7 @@ export interface ResolvedOptions {
   readonly throttle: Readonly<ThrottleLimits> | null
   readonly tokenCache: Readonly<TokenCacheLimits> | false
   readonly bodyLimit: number
+  readonly cleanup: Readonly<{ interval: number, batchSize: number }> | null
   readonly now: () => number
   /** `null`: production hashing. */
   readonly testHashing: TestHashing | null
@@ -312,6 +320,16 @@ function testHashingOption (value: unknown): TestHashing | null {
   return value
 }
 
+function cleanupSchedule (value: unknown): Readonly<{ interval: number, batchSize: number }> | null {
+  if (value === undefined || value === false) return null
+  const cleanup = object('cleanup', value)
+  if (cleanup.interval === undefined) fail('cleanup.interval', 'an integer >= 1 (seconds)')
+  return Object.freeze({
+    interval: integer('cleanup.interval', cleanup.interval, 0, 1),
+    batchSize: integer('cleanup.batchSize', cleanup.batchSize, 1000, 1)
+  })
+}
+
 /** Applies the defaults and checks every option; throws `OAuth2ConfigError` naming the first bad one. */
 export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
   const opts = object('options', options)
@@ -385,6 +403,7 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
     }),
     tokenCache: tokenCacheLimits(opts.tokenCache),
     bodyLimit: integer('bodyLimit', opts.bodyLimit, 16_384, 256),
+    cleanup: cleanupSchedule(opts.cleanup),
     now: (opts.now as (() => number) | undefined) ?? Date.now,
     testHashing: testHashingOption(opts.testHashing)
   })

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { CLEANUP_BATCH_SIZE, deleteExpired } from '../cleanup.js'
 import { createClient, rotateClientSecret } from '../clients.js'
 import type { GrantType, OAuth2Store } from '../store/store.js'
 import { openDatabase, redactUrl } from '../store/kysely/connect.js'
@@ -14,7 +15,7 @@ export interface CliIo {
 /** Thrown for a usage error: the message is printed with the command's help hint, exit code 2. */
 class UsageError extends Error {}
 
-const BATCH_SIZE = 1000
+const BATCH_SIZE = CLEANUP_BATCH_SIZE
 
 const HELP = {
   main: `Usage: fastify-oauth2-server [--db <url>] <command> [options]
@@ -178,21 +179,9 @@ const COMMANDS: Record<string, Command> = {
 
   async 'tokens clear' (store, _values, args, io) {
     only(args, 0, 'tokens clear takes no arguments')
-    const now = Date.now()
-    const tokens = await drain((limit) => store.deleteExpiredTokens(now, limit))
-    const throttles = await drain((limit) => store.deleteExpiredThrottles(now, limit))
+    const { tokens, throttles } = await deleteExpired(store, Date.now(), BATCH_SIZE)
     io.stdout(`deleted ${tokens} expired token record(s) and ${throttles} expired throttle counter(s)`)
     return 0
-  }
-}
-
-/** Runs a batched delete until a batch comes back short; returns the total. */
-async function drain (deleteBatch: (limit: number) => Promise<number>): Promise<number> {
-  let total = 0
-  for (;;) {
-    const deleted = await deleteBatch(BATCH_SIZE)
-    total += deleted
-    if (deleted < BATCH_SIZE) return total
   }
 }
 
