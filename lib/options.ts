@@ -121,10 +121,12 @@ export interface OAuth2ServerOptions extends UsersOption, DecoratorOption {
   /** Longest accepted username, in characters. Default `150` (Django's), at most `1024`. */
   usernameMaxLength?: number
   /**
-   * Bounds on password hashing: `concurrency` (default: one less than the CPUs, at most one less than
-   * libuv's thread pool `UV_THREADPOOL_SIZE` (4 unless set), at least 1; see `defaultHashingConcurrency`),
-   * `maxQueue` (default `256`, enough for a burst of 100 concurrent logins to wait rather than fail),
-   * `retryAfter` seconds (default `1`).
+   * Bounds on password hashing: `lowPriority` (default `true` on Linux: hash in worker threads at the lowest
+   * OS priority, so that logins can use every core while the event loop keeps its own), `concurrency`
+   * (default: every CPU with `lowPriority`; otherwise one less than the CPUs, at most one less than libuv's
+   * thread pool `UV_THREADPOOL_SIZE` (4 unless set), at least 1; see `defaultHashingConcurrency`), `maxQueue`
+   * (default `256`, enough for a burst of 100 concurrent logins to wait rather than fail), `retryAfter`
+   * seconds (default `1`).
    */
   hashing?: Partial<HashingLimits>
   /**
@@ -285,8 +287,11 @@ function object (option: string, value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>
 }
 
+/** Where a thread can lower its own priority (the nice value is per thread on Linux): the default there. */
+const LOW_PRIORITY_BY_DEFAULT = process.platform === 'linux'
+
 /**
- * The default `hashing.concurrency`: a CPU fewer than the machine has, so that the event loop keeps a core
+ * The default `hashing.concurrency` without `lowPriority`: a CPU fewer than the machine has, so that the event loop keeps a core
  * for every other route while logins saturate the rest (on two cores a second hash adds next to no logins
  * per second: the event loop and the memory-hard hashes compete for the same cores and caches); and a
  * thread fewer than libuv's pool (argon2 runs there), so that file and DNS work never waits behind hashes.
@@ -375,6 +380,8 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
   if (policy.validate !== undefined && typeof policy.validate !== 'function') fail('passwordPolicy.validate', 'a function')
 
   const hashing = object('hashing', opts.hashing)
+  if (hashing.lowPriority !== undefined && typeof hashing.lowPriority !== 'boolean') fail('hashing.lowPriority', 'a boolean')
+  const lowPriority = (hashing.lowPriority as boolean | undefined) ?? LOW_PRIORITY_BY_DEFAULT
   if (opts.now !== undefined && typeof opts.now !== 'function') fail('now', 'a function returning milliseconds')
 
   return Object.freeze({
@@ -397,7 +404,8 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
     usernameMaxLength: integer('usernameMaxLength', opts.usernameMaxLength, 150, 1, MAX_USERNAME_LENGTH),
     throttle: opts.throttle === false ? null : resolveThrottle(object('throttle', opts.throttle)),
     hashing: Object.freeze({
-      concurrency: integer('hashing.concurrency', hashing.concurrency, defaultHashingConcurrency(), 1),
+      lowPriority,
+      concurrency: integer('hashing.concurrency', hashing.concurrency, lowPriority ? availableParallelism() : defaultHashingConcurrency(), 1),
       maxQueue: integer('hashing.maxQueue', hashing.maxQueue, 256, 0),
       retryAfter: integer('hashing.retryAfter', hashing.retryAfter, 1, 0)
     }),

@@ -30,6 +30,7 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
   claimRequestDecorator(app, 'oauth', 'this plugin needs "oauth": rename the other decorator, or register the plugin in a context without it')
   claimRequestDecorator(app, options.decorator, 'choose another name with the "decorator" option')
   const hasher = new PasswordHasher(options.hashing, options.testHashing?.argon2)
+  app.addHook('onClose', async () => { await hasher.close() })
   // Verified access tokens (option `tokenCache`; holds nothing when off). Every revocation this plugin
   // makes drops the matching entries through it.
   const tokenCache = new TokenCache(options.tokenCache)
