@@ -156,3 +156,33 @@ t.test('the cache applies each kind of revocation event', async (t) => {
   cache.apply({ kind: 'all' })
   t.equal(cache.size, 0, 'all: everything')
 })
+
+t.test('on SQLite, another process\'s write to the file empties the cache within moments', async (t) => {
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = mkdtempSync(join(tmpdir(), 'oauth2-watch-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const url = `sqlite:${join(dir, 'oauth2.sqlite')}`
+  const b = await instance(t, url, 'oauth2_')
+  // The CLI, on a connection of its own.
+  const cli = await KyselyStore.open(url)
+  t.teardown(async () => await cli.close())
+  const { client } = await createClient(cli, { name: 'spa', type: 'public' })
+  t.equal((await b.app.inject({ method: 'POST', url: '/sign_up/', payload: { username: 'pony', password: 'djangsta-secret' } })).statusCode, 201)
+  const token = (await b.app.inject({ method: 'POST', url: '/o/token/', payload: { grant_type: 'password', username: 'pony', password: 'djangsta-secret', client_id: client.id } })).json().access_token
+  t.equal(await me(b.app, token), 200)
+  const user = await cli.findUserByUsernameKey('pony')
+  t.equal(await cli.revokeUserTokens(user!.id, Date.now()), 1)
+  await refusedWithin(t, b.app, token, 'a revocation by another connection to the file')
+})
+
+t.test('a SQLite watch outlives its connection quietly', async (t) => {
+  const store = await KyselyStore.open('sqlite::memory:')
+  const events: RevocationEvent[] = []
+  const stop = await store.watchRevocations!((event) => events.push(event))
+  await store.close()
+  await delay(150)
+  t.same(events, [{ kind: 'all' }], 'one last "drop everything", then nothing, and no crash')
+  await stop()
+})

@@ -81,6 +81,37 @@ const RETRIED_METHODS = [
   'hitThrottle', 'getThrottle', 'clearThrottle', 'deleteExpiredThrottles'
 ] as const satisfies ReadonlyArray<keyof OAuth2Store>
 
+/** How often a SQLite store asks whether another connection has written to the file (`watchRevocations`). */
+const SQLITE_WATCH_MS = 50
+
+/**
+ * On SQLite, revocations by another process (the CLI, a second instance on the same file) cannot be named:
+ * `PRAGMA data_version` only tells that another connection committed something. Asked every
+ * SQLITE_WATCH_MS, it reports `{ kind: 'all' }` after any such commit, so a cache drops everything and
+ * refills from the file. It costs a statement every 50 ms; writes by this connection do not count.
+ */
+function watchSqliteWrites (sqlite: SqliteHandle, listener: (event: RevocationEvent) => void): () => Promise<void> {
+  const version = sqlite.prepare('pragma data_version')
+  version.raw(true)
+  const read = (): unknown => (version.get() as unknown[])[0]
+  let last = read()
+  const timer = setInterval(() => {
+    let now: unknown
+    try {
+      now = read()
+    } catch {
+      // The connection was closed under the watch (the app destroyed it first): nothing more to watch.
+      clearInterval(timer)
+      now = undefined
+    }
+    if (now === last) return
+    last = now
+    listener({ kind: 'all' })
+  }, SQLITE_WATCH_MS)
+  timer.unref()
+  return async () => { clearInterval(timer) }
+}
+
 /** Runs `work` until it does not fail with SQLITE_BUSY or BUSY_WAIT_MS have passed in pauses. */
 async function retryingWhileBusy<T> (work: () => Promise<T>): Promise<T> {
   let waited = 0
@@ -209,6 +240,9 @@ export class KyselyStore implements OAuth2Store {
       if (typeof connect === 'function') {
         this.watchRevocations = async (listener) => await listenForRevocations({ connect: () => connect.call(pool) }, channel, listener)
       }
+    } else if (options.sqlite !== undefined) {
+      const sqlite = options.sqlite
+      this.watchRevocations = async (listener) => watchSqliteWrites(sqlite, listener)
     }
   }
 
