@@ -26,7 +26,7 @@ export interface CreatedClient {
   clientSecret: string | null
 }
 
-const GRANTS: readonly GrantType[] = ['password', 'refresh_token', 'client_credentials']
+const GRANTS: readonly GrantType[] = ['password', 'refresh_token', 'client_credentials', 'authorization_code']
 
 /** Checks and creates a client in a store; throws a TypeError describing a bad option. */
 export async function createClient (store: OAuth2Store, options: NewClientOptions): Promise<CreatedClient> {
@@ -40,6 +40,10 @@ export async function createClient (store: OAuth2Store, options: NewClientOption
   if (type === 'public' && grants.includes('client_credentials')) {
     throw new TypeError('client_credentials is for confidential clients only (a public client cannot keep a secret)')
   }
+  const redirectUris = [...new Set(options.redirectUris ?? [])].map(checkRedirectUri)
+  if (grants.includes('authorization_code') && redirectUris.length === 0) {
+    throw new TypeError('the authorization_code grant needs at least one redirect URI')
+  }
   const clientSecret = type === 'confidential' ? generateToken() : null
   const client: ClientRecord = {
     id: generateClientId(),
@@ -48,7 +52,7 @@ export async function createClient (store: OAuth2Store, options: NewClientOption
     secretHash: clientSecret === null ? null : hashToken(clientSecret),
     grants,
     scopes: [...new Set(options.scopes ?? [])],
-    redirectUris: [...new Set(options.redirectUris ?? [])].map(checkRedirectUri),
+    redirectUris,
     requireConsent: options.requireConsent === true,
     createdAt: options.now ?? Date.now()
   }

@@ -6,6 +6,7 @@ import { PasswordHasher } from './crypto/passwords.js'
 import { ConfigErrorCode, OAuth2ConfigError } from './errors.js'
 import { exposeInternals } from './internals.js'
 import { resolveOptions, type OAuth2ServerOptions } from './options.js'
+import { authorizeRoutes, prepareBrowserContext } from './routes/authorize.js'
 import { prepareContext } from './routes/common.js'
 import { routeContext } from './routes/context.js'
 import { introspectRoute } from './routes/introspect.js'
@@ -63,5 +64,13 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
     if (options.routes.introspect !== false) introspectRoute(scope, context, options.routes.introspect)
     if (options.routes.metadata !== false) metadataRoute(scope, options, options.routes.metadata)
   }, { prefix })
+  // The browser's routes answer in HTML and take their parameters in the query: a context of their own.
+  const { authorize, logout } = options.routes
+  if (authorize !== false) {
+    await app.register(async (scope) => {
+      await prepareBrowserContext(scope, options.bodyLimit)
+      authorizeRoutes(scope, context, authorize, logout)
+    }, { prefix })
+  }
   if (options.routes.metadata !== false) await issuerMetadataRoute(app, options, options.routes.metadata, routesPrefix)
 }
