@@ -283,9 +283,11 @@ export function authorizeRoutes (app: FastifyInstance, ctx: RouteContext, path: 
     return sendPage(reply, 200, (nonce) => loggedOutPage(nonce))
   }
 
+  // Pages for a browser, not an API: left out of @fastify/swagger's document.
+  const hidden = { schema: { hide: true } }
   for (const url of routePaths(app, path)) {
-    app.get(url, authorize)
-    app.post(url, submit)
+    app.get(url, hidden, authorize)
+    app.post(url, hidden, submit)
   }
-  if (logoutPath !== false) for (const url of routePaths(app, logoutPath)) app.post(url, logout)
+  if (logoutPath !== false) for (const url of routePaths(app, logoutPath)) app.post(url, hidden, logout)
 }
