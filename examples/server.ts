@@ -7,6 +7,7 @@
  */
 import { KyselyStore, logRedactPaths, logSerializers, openDatabase, redactUrl } from '../lib/index.js'
 import { buildExampleApp } from './app.js'
+import { registerBrowserDemo } from './browser-demo.js'
 
 const databaseUrl = process.env.DATABASE_URL ?? 'sqlite:./data/oauth2.sqlite'
 const port = Number(process.env.PORT ?? 3000)
@@ -23,6 +24,8 @@ const { app, publicClientId, created } = await buildExampleApp(store, { throttle
   // No secret in a log line: no query strings, no headers, and redaction for anything logging them.
   logger: { level: process.env.LOG_LEVEL ?? 'info', serializers: logSerializers, redact: [...logRedactPaths] }
 }, { docs: true })
+// A browser app on /demo/ that logs in with the authorization code grant and PKCE.
+await registerBrowserDemo(app, store, `http://${host.includes(':') ? `[${host}]` : host}:${port}`)
 app.addHook('onClose', async () => { await db.destroy() })
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => { void app.close() })
@@ -31,4 +34,5 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 await app.listen({ port, host })
 console.log(`database: ${redactUrl(databaseUrl)}`)
 console.log(`public client_id: ${publicClientId}${created ? ' (created now)' : ''}`)
+console.log(`browser demo (authorization code with PKCE): http://${host}:${port}/demo/`)
 if (app.hasRoute({ method: 'GET', url: '/docs' })) console.log(`API docs: http://${host}:${port}/docs`)

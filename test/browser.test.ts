@@ -4,10 +4,13 @@
  * form and lands on the redirect URI with a code; openid-client exchanges it and calls a protected route.
  * The pages break no Content-Security-Policy rule, and a second visit goes straight back (the session).
  */
+import { createServer, type AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import * as client from 'openid-client'
 import t from 'tap'
 import oauth2, { createClient, MemoryStore } from '../lib/index.js'
+import { buildExampleApp } from '../examples/app.js'
+import { demoRedirectUris, registerBrowserDemo } from '../examples/browser-demo.js'
 import { openBrowser } from './fixtures/chromium.js'
 
 t.test('authorization code with PKCE, from the login form to a protected route', async (t) => {
@@ -80,3 +83,44 @@ t.test('authorization code with PKCE, from the login form to a protected route',
   t.ok(new URL(page.url()).searchParams.get('code'))
   t.same(violations, [], 'no Content-Security-Policy violation')
 })
+
+t.test('the example\'s browser demo: sign up, log in on the page, back on the demo logged in', async (t) => {
+  const browser = await openBrowser(t)
+  if (browser === null) return
+  // The demo registers its redirect URI on the server's origin before listening: take a free port first.
+  const port = await freePort()
+  const store = new MemoryStore()
+  const { app } = await buildExampleApp(store, {}, { forceCloseConnections: true })
+  t.teardown(() => app.close())
+  const clientId = await registerBrowserDemo(app, store, `http://127.0.0.1:${port}`)
+  t.equal(await registerBrowserDemo(Fastify(), store, `http://127.0.0.1:${port}`), clientId, 'a restart finds its client')
+  await app.listen({ host: '127.0.0.1', port })
+  t.same(demoRedirectUris('https://demo.example'), ['https://demo.example/demo/'])
+
+  const page = await browser.newPage()
+  const violations: string[] = []
+  page.on('console', (message) => { if (/Content.Security.Policy/i.test(message.text())) violations.push(message.text()) })
+  const demo = await page.goto(`http://127.0.0.1:${port}/demo/`)
+  t.match(demo?.headers()['content-security-policy'], /script-src 'self'/)
+  await page.getByLabel('Username').fill('pony')
+  await page.getByLabel('Password (8 characters or more)').fill('djangsta-secret')
+  await page.getByRole('button', { name: 'Sign up' }).click()
+  await page.getByText('Signed up as pony: now log in.').waitFor()
+  await page.getByRole('button', { name: 'Log in with the authorization server' }).click()
+  await page.waitForURL(/\/o\/authorize\//)
+  t.equal(await page.title(), 'Log in')
+  await page.getByLabel('Username').fill('pony')
+  await page.getByLabel('Password').fill('djangsta-secret')
+  await page.getByRole('button', { name: 'Log in' }).click()
+  await page.getByText(/Logged in as pony \(scope "read"/).waitFor()
+  t.equal(page.url(), `http://127.0.0.1:${port}/demo/`, 'the code left the address bar')
+  t.same(violations, [], 'no Content-Security-Policy violation')
+})
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
