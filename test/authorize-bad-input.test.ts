@@ -5,6 +5,7 @@
  * redirected to an unregistered URI, and nothing is stored for a refused request.
  */
 import t from 'tap'
+import { verifierMatches } from '../lib/routes/authorization-code-grant.js'
 import { buildApp } from './fixtures/app.js'
 import {
   actionOf, authorizeUrl, codeClient, codeOf, codesAndSessions, csrfOf, exchange, Jar, pkce, REDIRECT, requestParams, submit, visit
@@ -234,4 +235,22 @@ t.test('a store failure is a 503 page, a bug a 500 page, without details', async
   t.equal(bug.statusCode, 500)
   t.notMatch(bug.body, /a bug/)
   ctx.store.findClient = original
+})
+
+t.test('a code deleted while being exchanged is invalid_grant; a verifier is checked against its challenge\'s digest', async (t) => {
+  const ctx = await buildApp(t)
+  t.equal((await ctx.signUp(USER.username, USER.password)).statusCode, 201)
+  const clientId = await codeClient(ctx.store)
+  const { verifier, challenge } = pkce()
+  const jar = new Jar()
+  const page = await visit(ctx.app, jar, authorizeUrl(requestParams(clientId, challenge)))
+  const { code } = codeOf(await submit(ctx.app, jar, actionOf(page.body), { csrf_token: csrfOf(page.body), ...USER }))
+  // `tokens clear` (or another instance) deletes the code between the exchange's read and its redemption.
+  ctx.store.redeemAuthorizationCode = async () => await codesAndSessions(ctx.store) < 0
+  const res = await exchange(ctx.app, { code, code_verifier: verifier, client_id: clientId })
+  t.equal(res.json().error, 'invalid_grant')
+
+  t.equal(verifierMatches(verifier, challenge), true)
+  t.equal(verifierMatches(verifier, challenge.slice(0, 20)), false, 'a challenge of another length')
+  t.equal(verifierMatches(`${verifier}é`, challenge), false, 'a verifier outside RFC 7636\'s characters')
 })

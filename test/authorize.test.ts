@@ -274,3 +274,31 @@ t.test('createClient: the authorization_code grant needs a redirect URI', async 
     name: 'TypeError', message: 'the authorization_code grant needs at least one redirect URI'
   })
 })
+
+t.test('a native app\'s private-use redirect URI: the form may redirect to its scheme', async (t) => {
+  const ctx = await setUp(t)
+  const clientId = await codeClient(ctx.store, { redirectUris: ['com.example.app:/callback'] })
+  const jar = new Jar()
+  const url = authorizeUrl(requestParams(clientId, pkce().challenge, { redirect_uri: 'com.example.app:/callback' }))
+  const page = await visit(ctx.app, jar, url)
+  t.match(page.headers['content-security-policy'], /form-action 'self' com\.example\.app:;/)
+  const back = await submit(ctx.app, jar, actionOf(page.body), { csrf_token: csrfOf(page.body), ...USER })
+  t.match(back.headers.location, /^com\.example\.app:\/callback\?code=[\w-]{43}&state=xyz$/)
+})
+
+t.test('options: routes.logout false keeps the authorization endpoint; pages must be functions', async (t) => {
+  const ctx = await setUp(t, { routes: { logout: false } })
+  t.equal((await ctx.app.inject({ method: 'POST', url: '/o/logout/' })).statusCode, 404)
+  t.equal((await ctx.app.inject({ method: 'GET', url: authorizeUrl(requestParams(ctx.clientId, pkce().challenge)) })).statusCode, 200)
+  for (const pages of [{ login: '<html>' }, { consent: 1 }]) {
+    await t.rejects(buildApp(t, { pages } as never), { code: 'FST_OAUTH2_INVALID_OPTION', message: /option "pages\.(login|consent)" must be a function returning HTML/ })
+  }
+})
+
+t.test('an app that parses forms itself: the forms work all the same', async (t) => {
+  const ctx = await buildApp(t, {}, async (app) => { await app.register((await import('@fastify/formbody')).default) })
+  t.equal((await ctx.signUp(USER.username, USER.password)).statusCode, 201)
+  const clientId = await codeClient(ctx.store)
+  const back = await logIn(ctx, new Jar(), authorizeUrl(requestParams(clientId, pkce().challenge)))
+  t.equal(back.statusCode, 303)
+})

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import formbody from '@fastify/formbody'
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
 import { logIn } from '../auth/login.js'
 import { csrfToken, csrfValid, CSRF_FIELD, endSession, sessionUser, startSession } from '../auth/session.js'
 import { generateToken, hashToken } from '../crypto/tokens.js'
@@ -284,7 +284,7 @@ export function authorizeRoutes (app: FastifyInstance, ctx: RouteContext, path: 
   }
 
   // Pages for a browser, not an API: left out of @fastify/swagger's document.
-  const hidden = { schema: { hide: true } }
+  const hidden = { schema: { hide: true } as FastifySchema }
   for (const url of routePaths(app, path)) {
     app.get(url, hidden, authorize)
     app.post(url, hidden, submit)
