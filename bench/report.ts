@@ -50,6 +50,11 @@ export interface LoginSection {
   cpuMsPerLogin: number
   /** Responses other than 200 during the login rounds. */
   unexpected: number
+  /**
+   * Authorization code flows (authorize → code → token) per second with a session, no password hashed, and
+   * how many of them did not end in a 200.
+   */
+  codeFlows?: { perSecond: number, failures: number }
 }
 
 /** (c) the protected route's latency, idle and during a login storm offered at twice the login capacity. */
@@ -228,6 +233,11 @@ function databaseText (name: string, report: DatabaseReport): string {
     ]), `logins/ceiling: ${num(logins.ratio, 3)}; non-200 logins: ${logins.unexpected}`,
     `server CPU per raw verify ${num(logins.cpuMsPerVerify, 2)} ms, per login ${num(logins.cpuMsPerLogin, 2)} ms; ` +
       `event loop busy per login ${num(logins.eventLoopMsPerLogin, 2)} ms`)
+    if (logins.codeFlows !== undefined) {
+      const { perSecond, failures } = logins.codeFlows
+      out.push(`authorization code flows with a session (authorize → code → token, PKCE): ${num(perSecond, 1)}/s, ` +
+        `${num(perSecond / median(logins.logins), 1)}× the password grant's logins/s; failed flows: ${failures}`)
+    }
   }
   if (report.storm !== undefined) {
     const { storm } = report

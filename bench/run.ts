@@ -13,6 +13,7 @@
  * Every wait is bounded in time; the whole run is stopped after 10 minutes.
  */
 import { fork, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -27,7 +28,7 @@ import {
 } from './report.js'
 import { seedDatabase } from './seed.js'
 import type { StormOptions } from './storm.js'
-import type { Command, Reply } from './server.js'
+import { BENCH_REDIRECT_URI, type Command, type Reply } from './server.js'
 import { cpuMicrosPerRequest, median, ratio, ratios, sampleIndexes, seededRandom, type CpuUsage } from './stats.js'
 import { benchToken } from './tokens.js'
 
@@ -163,6 +164,8 @@ async function measure (server: Server, options: LoadOptions): Promise<RouteRoun
 interface Opened {
   ports: { plain: number, cached: number }
   clientId: string
+  /** A public client of the authorization code grant, at BENCH_REDIRECT_URI. */
+  codeClientId: string
   username: string
   password: string
   hashingConcurrency: number
@@ -297,6 +300,47 @@ async function logins (server: Server, opened: Opened): Promise<LoginSection> {
   return { concurrency, ceiling, logins: rates, ratio: median(ratios(rates, ceiling)), eventLoopMsPerLogin: median(eventLoopMs), cpuMsPerVerify: median(cpuPerVerify), cpuMsPerLogin: median(cpuPerLogin), unexpected }
 }
 
+/**
+ * (b) beside the password grant: authorization code flows per second (GET /o/authorize/ → code → POST
+ * /o/token/ with PKCE) for a user with a session, as a returning user's browser runs them: no password, no
+ * hash. The session comes from one login through the page.
+ */
+async function codeFlows (opened: Opened): Promise<{ perSecond: number, failures: number }> {
+  const base = `http://127.0.0.1:${opened.ports.plain}`
+  const verifier = 'bench-verifier-'.padEnd(43, 'v')
+  const challenge = createHash('sha256').update(verifier).digest('base64url')
+  const authorize = `${base}/o/authorize/?${new URLSearchParams({
+    response_type: 'code', client_id: opened.codeClientId, redirect_uri: BENCH_REDIRECT_URI, code_challenge: challenge, code_challenge_method: 'S256'
+  }).toString()}`
+  const page = await fetch(authorize)
+  const csrf = /name="csrf_token" value="([^"]+)"/.exec(await page.text())?.[1] ?? ''
+  const csrfCookie = page.headers.getSetCookie()[0]?.split(';')[0] ?? ''
+  const login = await fetch(authorize, {
+    method: 'POST', redirect: 'manual', headers: { cookie: csrfCookie },
+    body: new URLSearchParams({ csrf_token: csrf, username: opened.username, password: opened.password })
+  })
+  if (login.status !== 303) throw new Error(`(b) the login page answered ${login.status}`)
+  const cookie = `${csrfCookie}; ${login.headers.getSetCookie()[0]?.split(';')[0] ?? ''}`
+  let flows = 0
+  let failures = 0
+  const started = performance.now()
+  const deadline = started + PLAN.loginSeconds * 1000
+  await Promise.all(Array.from({ length: CONNECTIONS }, async () => {
+    while (performance.now() < deadline) {
+      const back = await fetch(authorize, { headers: { cookie }, redirect: 'manual' })
+      const code = new URL(back.headers.get('location') ?? '/', base).searchParams.get('code') ?? ''
+      const token = await fetch(`${base}/o/token/`, {
+        method: 'POST',
+        body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: BENCH_REDIRECT_URI, code_verifier: verifier, client_id: opened.codeClientId })
+      })
+      await token.arrayBuffer()
+      if (token.status === 200) flows++
+      else failures++
+    }
+  }))
+  return { perSecond: flows / ((performance.now() - started) / 1000), failures }
+}
+
 /** (c): the protected route at a fixed rate, idle and during a storm of logins at twice their capacity. */
 async function storm (server: Server, opened: Opened, loginRate: number): Promise<StormSection> {
   const authorizations = sampleIndexes(ACTIVE_TOKENS, TOKENS, seededRandom(11)).map((i) => `Bearer ${benchToken(i)}`)
@@ -376,6 +420,9 @@ async function runDatabase (dialect: 'sqlite' | 'postgres', url: string, full: b
     const report: DatabaseReport = { dialect, seed: { tokens: TOKENS, seconds: seedSeconds as number }, routes: routesSection, tableSize: tableSizeSection }
     if (full) {
       report.logins = await logins(server, opened)
+      const code = await codeFlows(opened)
+      report.logins = { ...report.logins, codeFlows: code }
+      progress(`(b) authorization code flows with a session: ${code.perSecond.toFixed(1)}/s`)
       report.storm = await storm(server, opened, median(report.logins.logins))
       const afterRun = (await server.usage()).rss
       const memory: MemorySection = {

@@ -9,7 +9,7 @@
 import { verify } from '@node-rs/argon2'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { buildExampleApp, meSchema } from '../examples/app.js'
-import { KyselyStore, openDatabase, type OAuth2ServerOptions, type OpenedDatabase } from '../lib/index.js'
+import { createClient, KyselyStore, openDatabase, type OAuth2ServerOptions, type OpenedDatabase } from '../lib/index.js'
 import { hashToken } from '../lib/crypto/tokens.js'
 import { resolveOptions } from '../lib/options.js'
 import { sampleIndexes, seededRandom } from './stats.js'
@@ -27,6 +27,8 @@ export type Reply = { id: number, ok: true, result: unknown } | { id: number, ok
 
 export const BENCH_USERNAME = 'bench'
 export const BENCH_PASSWORD = 'bench-password-123'
+/** The redirect URI of (b)'s authorization code client: never visited, the code is read off the redirect. */
+export const BENCH_REDIRECT_URI = 'http://127.0.0.1:5173/callback'
 
 interface Target {
   prefix: string
@@ -80,7 +82,11 @@ async function open (args: { url: string, fastPath: boolean, tokenCache: { max: 
 
   const signUp = await main.app.inject({ method: 'POST', url: '/sign_up/', payload: { username: BENCH_USERNAME, password: BENCH_PASSWORD } })
   if (signUp.statusCode !== 201) throw new Error(`sign-up failed: ${signUp.statusCode} ${signUp.body}`)
+  const { client: codeClient } = await createClient(main.store, {
+    name: 'bench code client', type: 'public', grants: ['authorization_code'], redirectUris: [BENCH_REDIRECT_URI]
+  })
   return {
+    codeClientId: codeClient.id,
     dialect: opened.dialect,
     ports: { plain: plainPort, cached: cachedPort },
     clientId: main.clientId,

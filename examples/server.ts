@@ -9,6 +9,7 @@
  */
 import { KyselyStore, logRedactPaths, logSerializers, redactUrl } from '../lib/index.js'
 import { buildExampleApp } from './app.js'
+import { registerBrowserDemo } from './browser-demo.js'
 
 const databaseUrl = process.env.DATABASE_URL ?? 'sqlite:./data/oauth2.sqlite'
 const port = Number(process.env.PORT ?? 3000)
@@ -39,6 +40,8 @@ const { app, publicClientId, created } = await buildExampleApp(store, { throttle
   connectionTimeout: (seconds('CONNECTION_TIMEOUT', 10) as number) * 1000,
   requestTimeout: (seconds('REQUEST_TIMEOUT', 30) as number) * 1000
 }, { docs: true })
+// A browser app on /demo/ that logs in with the authorization code grant and PKCE.
+await registerBrowserDemo(app, store, `http://${host.includes(':') ? `[${host}]` : host}:${port}`)
 app.addHook('onClose', async () => { await store.close() })
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => { void app.close() })
@@ -47,4 +50,5 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 await app.listen({ port, host })
 console.log(`database: ${redactUrl(databaseUrl)}`)
 console.log(`public client_id: ${publicClientId}${created ? ' (created now)' : ''}`)
+console.log(`browser demo (authorization code with PKCE): http://${host}:${port}/demo/`)
 if (app.hasRoute({ method: 'GET', url: '/docs' })) console.log(`API docs: http://${host}:${port}/docs`)

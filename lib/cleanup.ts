@@ -10,10 +10,13 @@ export interface CleanupResult {
   tokens: number
   /** Throttle counters whose window had ended. */
   throttles: number
+  /** Authorization codes and login sessions that had expired. */
+  codesAndSessions: number
 }
 
 /**
- * Deletes what can no longer be used (expired token records, ended throttle counters) in batches of
+ * Deletes what can no longer be used (expired token records, ended throttle counters, expired
+ * authorization codes and sessions) in batches of
  * `batchSize`, yielding to the event loop between batches: a table of millions of expired rows is cleared
  * while the API keeps answering (in this process, and in others sharing a SQLite file, which take the
  * write lock between batches). `now` is the cut-off, in milliseconds.
@@ -30,7 +33,8 @@ export async function deleteExpired (store: OAuth2Store, now: number, batchSize 
   }
   const tokens = await drain((limit) => store.deleteExpiredTokens(now, limit))
   const throttles = await drain((limit) => store.deleteExpiredThrottles(now, limit))
-  return { tokens, throttles }
+  const codesAndSessions = await drain((limit) => store.deleteExpiredCodesAndSessions(now, limit))
+  return { tokens, throttles, codesAndSessions }
 }
 
 /** A cleanup run every `interval` seconds, one at a time; `stop()` ends it (and waits for a run underway). */

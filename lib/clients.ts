@@ -27,7 +27,7 @@ export interface CreatedClient {
   clientSecret: string | null
 }
 
-const GRANTS: readonly GrantType[] = ['password', 'refresh_token', 'client_credentials']
+const GRANTS: readonly GrantType[] = ['password', 'refresh_token', 'client_credentials', 'authorization_code']
 
 /** Checks and creates a client in a store; throws a TypeError describing a bad option. */
 export async function createClient (store: OAuth2Store, options: NewClientOptions): Promise<CreatedClient> {
@@ -47,6 +47,10 @@ export async function createClient (store: OAuth2Store, options: NewClientOption
   if (badScope !== undefined) {
     throw new TypeError(`scope ${JSON.stringify(badScope)} is not a scope token (printable ASCII, no spaces or quotes)`)
   }
+  const redirectUris = [...new Set(options.redirectUris ?? [])].map(checkRedirectUri)
+  if (grants.includes('authorization_code') && redirectUris.length === 0) {
+    throw new TypeError('the authorization_code grant needs at least one redirect URI')
+  }
   const clientSecret = type === 'confidential' ? generateToken() : null
   const client: ClientRecord = {
     id: generateClientId(),
@@ -55,7 +59,7 @@ export async function createClient (store: OAuth2Store, options: NewClientOption
     secretHash: clientSecret === null ? null : hashToken(clientSecret),
     grants,
     scopes,
-    redirectUris: [...new Set(options.redirectUris ?? [])].map(checkRedirectUri),
+    redirectUris,
     requireConsent: options.requireConsent === true,
     createdAt: options.now ?? Date.now()
   }

@@ -37,6 +37,7 @@ export type OAuth2ErrorCode =
   | 'unsupported_token_type'
   | 'unauthorized'
   | 'access_denied'
+  | 'unsupported_response_type'
   | 'slow_down'
   | 'temporarily_unavailable'
   | 'server_error'

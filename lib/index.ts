@@ -11,19 +11,24 @@ export type {
   OAuth2UserDecorator,
   OAuth2UserProperty
 } from './types.js'
-export type { DecoratorOption, OAuth2ServerOptions, PasswordContext, PasswordPolicy, RoutePaths, UsersOption } from './options.js'
+export type { AuthorizationPages, DecoratorOption, OAuth2ServerOptions, PasswordContext, PasswordPolicy, RoutePaths, UsersOption } from './options.js'
+export type { ConsentPageView, FormPageView, LoginPageView } from './html/pages.js'
+export { escapeHtml } from './html/escape.js'
 export type {
   AccessTokenLookup,
   AccessTokenRecord,
+  AuthorizationCodeRecord,
   ClientRecord,
   ClientType,
   GrantType,
+  NewAuthorizationCode,
   NewToken,
   NewUser,
   OAuth2Store,
   RefreshReuse,
   RevocationEvent,
   RevocationKind,
+  SessionRecord,
   ThrottleState,
   TokenRecord,
   TokenUser,

@@ -5,6 +5,7 @@ import type { TokenCacheLimits } from './auth/token-cache.js'
 import { isTestHashing, type TestHashing } from './internals.js'
 import { validateUserSource, type AppUser, type UserSource } from './auth/user-source.js'
 import type { OAuth2Store } from './store/store.js'
+import type { ConsentPageView, LoginPageView } from './html/pages.js'
 import type { OAuth2ServerTypes, OAuth2User } from './types.js'
 import { availableParallelism } from 'node:os'
 
@@ -41,6 +42,13 @@ export interface RoutePaths {
   revoke?: string | false
   /** RFC 7662 token introspection, for confidential clients. Default `/o/introspect/`; `false` to turn it off. */
   introspect?: string | false
+  /**
+   * RFC 6749 §4.1 authorization endpoint (GET; the login and consent forms POST to it), with its login
+   * page and session. Default `/o/authorize/`; `false` turns the authorization code grant off.
+   */
+  authorize?: string | false
+  /** Ends the user's session at the authorization server (POST). Default `/o/logout/`; off with `authorize`. */
+  logout?: string | false
   /** RFC 8414 authorization server metadata (GET). Default `/.well-known/oauth-authorization-server`; `false` to turn it off. */
   metadata?: string | false
 }
@@ -116,6 +124,16 @@ export interface OAuth2ServerOptions extends UsersOption, DecoratorOption {
    * registration prefix (uncached); set it in production, where a proxy may rewrite the host.
    */
   issuer?: string
+  /** Seconds an authorization code lives (it is exchanged once). Default `60`, at most `600`. */
+  authorizationCodeTtl?: number
+  /** Seconds a session at the authorization server (its login page's cookie) lives. Default `86400` (a day). */
+  sessionTtl?: number
+  /**
+   * The app's own login and consent pages: functions returning the page's HTML from a view (the form's
+   * action, its CSRF token, the message to show…). The plugin still checks the CSRF token and throttles
+   * the logins; escape every value with `escapeHtml`. Default: the plugin's own pages.
+   */
+  pages?: AuthorizationPages
   /** Password rules for sign-up. Default `{ minLength: 8, maxLength: 1024 }` and no `validate`. */
   passwordPolicy?: PasswordPolicy
   /** Longest accepted username, in characters. Default `150` (Django's), at most `1024`. */
@@ -167,6 +185,14 @@ export interface OAuth2ServerOptions extends UsersOption, DecoratorOption {
   testHashing?: TestHashing
 }
 
+/** The pages of the authorization endpoint, each a function from its view to HTML. */
+export interface AuthorizationPages {
+  /** The login form: a `<form method="post">` to `view.action` with `username`, `password` and `view.csrfField`. */
+  login?: (view: LoginPageView) => string
+  /** The consent form: a `<form method="post">` to `view.action` with `view.csrfField` and `consent=approve|deny`. */
+  consent?: (view: ConsentPageView) => string
+}
+
 /** Limits of the brute-force defence; each counter lives for one `window`. */
 export interface ThrottleLimits {
   /** Failed logins per (username, client IP) per window. Default `5`. */
@@ -205,8 +231,13 @@ export interface ResolvedOptions {
     readonly signUp: string | false
     readonly revoke: string | false
     readonly introspect: string | false
+    readonly authorize: string | false
+    readonly logout: string | false
     readonly metadata: string | false
   }
+  readonly authorizationCodeTtl: number
+  readonly sessionTtl: number
+  readonly pages: Readonly<AuthorizationPages>
   /** `null`: derived per request. */
   readonly issuer: string | null
   readonly passwordPolicy: Readonly<Required<Omit<PasswordPolicy, 'validate'>>> & Pick<PasswordPolicy, 'validate'>
@@ -239,7 +270,9 @@ const STORE_METHODS = [
   'createClient', 'findClient', 'listClients', 'deleteClient', 'updateClientSecret',
   'createToken', 'findByAccessTokenHash', 'findByRefreshTokenHash', 'rotateRefreshToken',
   'revokeToken', 'revokeFamily', 'revokeClientTokens', 'revokeUserTokens', 'deleteExpiredTokens',
-  'hitThrottle', 'getThrottle', 'clearThrottle', 'deleteExpiredThrottles'
+  'hitThrottle', 'getThrottle', 'clearThrottle', 'deleteExpiredThrottles',
+  'createAuthorizationCode', 'findAuthorizationCode', 'redeemAuthorizationCode',
+  'createSession', 'findSession', 'deleteSession', 'deleteExpiredCodesAndSessions'
 ] as const
 
 function fail (option: string, expected: string): never {
@@ -371,9 +404,12 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
   const revoke = routes.revoke === false ? false : path('routes.revoke', routes.revoke, '/o/revoke_token/')
   const introspect = routes.introspect === false ? false : path('routes.introspect', routes.introspect, '/o/introspect/')
   const metadata = routes.metadata === false ? false : path('routes.metadata', routes.metadata, '/.well-known/oauth-authorization-server')
+  const authorize = routes.authorize === false ? false : path('routes.authorize', routes.authorize, '/o/authorize/')
+  const logout = routes.logout === false || authorize === false ? false : path('routes.logout', routes.logout, '/o/logout/')
   // Each POST route also answers with (or without) its trailing slash, so '/a' and '/a/' are one path.
   const posts: Array<[string, string | false]> = [
-    ['routes.token', token], ['routes.signUp', signUp], ['routes.revoke', revoke], ['routes.introspect', introspect]
+    ['routes.token', token], ['routes.signUp', signUp], ['routes.revoke', revoke], ['routes.introspect', introspect],
+    ['routes.authorize', authorize], ['routes.logout', logout]
   ]
   posts.forEach(([option, value], i) => {
     const clash = value === false ? undefined : posts.slice(0, i).find(([, other]) => other !== false && other.replace(/\/$/, '') === value.replace(/\/$/, ''))
@@ -384,6 +420,11 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
   const minLength = integer('passwordPolicy.minLength', policy.minLength, 8, 1, MAX_PASSWORD_LENGTH)
   const maxLength = integer('passwordPolicy.maxLength', policy.maxLength, 1024, minLength, MAX_PASSWORD_LENGTH)
   if (policy.validate !== undefined && typeof policy.validate !== 'function') fail('passwordPolicy.validate', 'a function')
+
+  const pages = object('pages', opts.pages)
+  for (const page of ['login', 'consent']) {
+    if (pages[page] !== undefined && typeof pages[page] !== 'function') fail(`pages.${page}`, 'a function returning HTML')
+  }
 
   const hashing = object('hashing', opts.hashing)
   if (hashing.lowPriority !== undefined && typeof hashing.lowPriority !== 'boolean') fail('hashing.lowPriority', 'a boolean')
@@ -400,7 +441,10 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
     defaultScopes,
     decorator,
     realm: text('realm', opts.realm, 'api', /^[\x20\x21\x23-\x5B\x5D-\x7E]+$/),
-    routes: Object.freeze({ token, signUp, revoke, introspect, metadata }),
+    routes: Object.freeze({ token, signUp, revoke, introspect, authorize, logout, metadata }),
+    authorizationCodeTtl: integer('authorizationCodeTtl', opts.authorizationCodeTtl, 60, 1, 600),
+    sessionTtl: integer('sessionTtl', opts.sessionTtl, DAY, 60),
+    pages: Object.freeze({ ...pages } as AuthorizationPages),
     issuer: issuerUrl(opts.issuer),
     passwordPolicy: Object.freeze({
       minLength,

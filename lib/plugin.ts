@@ -7,6 +7,7 @@ import { PasswordHasher } from './crypto/passwords.js'
 import { ConfigErrorCode, OAuth2ConfigError } from './errors.js'
 import { exposeInternals } from './internals.js'
 import { resolveOptions, type OAuth2ServerOptions } from './options.js'
+import { authorizeRoutes, prepareBrowserContext } from './routes/authorize.js'
 import { prepareContext } from './routes/common.js'
 import { routeContext } from './routes/context.js'
 import { introspectRoute } from './routes/introspect.js'
@@ -64,7 +65,7 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
       batchSize,
       now: options.now,
       onError: (err) => app.log.error({ err }, 'fastify-oauth2-server: the periodic cleanup failed'),
-      onDone: ({ tokens, throttles }) => app.log.debug({ tokens, throttles }, 'fastify-oauth2-server: expired rows deleted')
+      onDone: (deleted) => app.log.debug(deleted, 'fastify-oauth2-server: expired rows deleted')
     })
     app.addHook('onClose', async () => { await cleanup.stop() })
   }
@@ -84,5 +85,13 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
     if (options.routes.introspect !== false) introspectRoute(scope, context, options.routes.introspect)
     if (options.routes.metadata !== false) metadataRoute(scope, options, options.routes.metadata)
   }, { prefix })
+  // The browser's routes answer in HTML and take their parameters in the query: a context of their own.
+  const { authorize, logout } = options.routes
+  if (authorize !== false) {
+    await app.register(async (scope) => {
+      await prepareBrowserContext(scope, options.bodyLimit)
+      authorizeRoutes(scope, context, authorize, logout)
+    }, { prefix })
+  }
   if (options.routes.metadata !== false) await issuerMetadataRoute(app, options, options.routes.metadata, routesPrefix)
 }

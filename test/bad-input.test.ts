@@ -81,7 +81,7 @@ const TOKEN_URLS = ['/o/token/', '/o/token'] as const
 const SIGN_UP_URLS = ['/sign_up/', '/sign_up'] as const
 const REVOKE_URLS = ['/o/revoke_token/', '/o/revoke_token'] as const
 const INTROSPECT_URLS = ['/o/introspect/', '/o/introspect'] as const
-const TOKEN_FIELDS = ['grant_type', 'username', 'password', 'refresh_token', 'scope', 'client_id', 'client_secret'] as const
+const TOKEN_FIELDS = ['grant_type', 'username', 'password', 'refresh_token', 'scope', 'code', 'redirect_uri', 'code_verifier', 'client_id', 'client_secret'] as const
 const BODY_LIMIT = 16_384
 
 /**
@@ -454,6 +454,9 @@ t.test('seeded random combinations of fields, values, encodings, headers and que
     scope: ['read', 'read write', 'admin', ...NON_STRINGS, ...HOSTILE_STRINGS],
     client_id: [publicId, confidentialId, unknownClient, ...NON_STRINGS, ...HOSTILE_STRINGS],
     client_secret: ['wrong-secret', ...NON_STRINGS, ...HOSTILE_STRINGS],
+    code: ['not-a-code', ...NON_STRINGS, ...HOSTILE_STRINGS],
+    redirect_uri: ['http://127.0.0.1/cb', ...NON_STRINGS, ...HOSTILE_STRINGS],
+    code_verifier: ['v'.repeat(43), ...NON_STRINGS, ...HOSTILE_STRINGS],
     extra: ['x', ...NON_STRINGS]
   }
   const authorizations = [undefined, undefined, undefined, ...MALFORMED_BASIC, ...WRONG_BASIC, 'Bearer abc', 'Basic abc def']
@@ -515,7 +518,7 @@ type Expected = [label: string, request: InjectOptions, status: number, error: s
 function tokenExpectations (url: string): Expected[] {
   const pony = `username=pony&password=secret&client_id=${publicId}`
   const grants = [
-    'authorization_code', 'implicit', 'PASSWORD', 'password ', 'password\u0000',
+    'implicit', 'PASSWORD', 'password ', 'password\u0000',
     'urn:ietf:params:oauth:grant-type:jwt-bearer', '__proto__', 'constructor', 'toString', 'hasOwnProperty'
   ]
   return [

@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import { runCli } from '../lib/cli/cli.js'
 import { hashToken } from '../lib/crypto/tokens.js'
 import { KyselyStore, openDatabase } from '../lib/index.js'
-import { makeToken, makeUser } from './fixtures/store-contract.js'
+import { makeCode, makeToken, makeUser } from './fixtures/store-contract.js'
 
 interface Run { code: number, out: string, err: string }
 
@@ -75,6 +75,25 @@ t.test('client create without --json prints the id (and the secret once); public
   t.equal(pubJson.client_secret, null)
 })
 
+t.test('client create --grant authorization_code --redirect-uri … [--consent], shown by client list', async (t) => {
+  const db = tempDb(t)
+  await cli('--db', db, 'migrate')
+  const created = await cli('--db', db, 'client', 'create', '--name', 'web', '--type', 'public', '--grant', 'authorization_code',
+    '--grant', 'refresh_token', '--redirect-uri', 'https://app.example/cb', '--redirect-uri', 'http://127.0.0.1:5173/cb', '--consent', '--json')
+  t.equal(created.code, 0, created.err)
+  const { client_id: id } = JSON.parse(created.out)
+  const listed = JSON.parse((await cli('--db', db, 'client', 'list', '--json')).out).clients
+  t.match(listed[0], { client_id: id, grants: ['authorization_code', 'refresh_token'], redirect_uris: ['https://app.example/cb', 'http://127.0.0.1:5173/cb'], require_consent: true })
+  t.match((await cli('--db', db, 'client', 'list')).out,
+    new RegExp(`${id} +public +web +grants=authorization_code,refresh_token +scopes=all +redirect_uris=https://app.example/cb,http://127.0.0.1:5173/cb +consent$`))
+  const missing = await cli('--db', db, 'client', 'create', '--name', 'web', '--type', 'public', '--grant', 'authorization_code')
+  t.equal(missing.code, 2)
+  t.match(missing.err, /the authorization_code grant needs at least one redirect URI/)
+  const bad = await cli('--db', db, 'client', 'create', '--name', 'web', '--type', 'public', '--grant', 'authorization_code', '--redirect-uri', 'http://evil.example/cb')
+  t.equal(bad.code, 2)
+  t.match(bad.err, /must be https, http on a loopback host/)
+})
+
 t.test('tokens clear deletes expired token records in batches and keeps live ones', async (t) => {
   const db = tempDb(t)
   await cli('--db', db, 'migrate')
@@ -92,11 +111,21 @@ t.test('tokens clear deletes expired token records in batches and keeps live one
   await store.createToken(live)
   await store.hitThrottle('ended', 1000, Date.now() - 5000)
   await store.hitThrottle('live', 60_000, Date.now())
+  const liveCode = makeCode(created.client_id, user.id, { expiresAt: Date.now() + 60_000 })
+  await store.createAuthorizationCode(liveCode)
+  await store.createAuthorizationCode(makeCode(created.client_id, user.id, { expiresAt: past }))
+  await store.createSession({ idHash: 'ended', userId: user.id, createdAt: past, expiresAt: past })
+  await store.createSession({ idHash: 'live', userId: user.id, createdAt: past, expiresAt: Date.now() + 60_000 })
   t.same(await cli('--db', db, 'tokens', 'clear'), {
-    code: 0, out: 'deleted 1005 expired token record(s) and 1 expired throttle counter(s)', err: ''
+    code: 0,
+    out: 'deleted 1005 expired token record(s) and 1 expired throttle counter(s)\ndeleted 2 expired authorization code(s) and session(s)',
+    err: ''
   })
   t.equal((await store.getThrottle('live', Date.now()))?.count, 1)
   t.not(await store.findByAccessTokenHash(live.accessTokenHash), null)
+  t.not(await store.findAuthorizationCode(liveCode.codeHash), null)
+  t.not(await store.findSession('live'), null)
+  t.equal(await store.findSession('ended'), null)
 })
 
 t.test('usage errors exit 2 with a message and the help', async (t) => {

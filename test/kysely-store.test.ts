@@ -35,10 +35,12 @@ t.test('migrate() is idempotent', async (t) => {
   await store.migrate()
   await store.migrate()
   t.same(await tableNames(db), [
-    'oauth2_clients', 'oauth2_migrations', 'oauth2_migrations_lock', 'oauth2_throttles', 'oauth2_tokens', 'oauth2_users'
+    'oauth2_authorization_codes', 'oauth2_clients', 'oauth2_migrations', 'oauth2_migrations_lock', 'oauth2_sessions', 'oauth2_throttles',
+    'oauth2_tokens', 'oauth2_users'
   ])
   const { rows } = await sql<{ name: string }>`select name from oauth2_migrations order by name`.execute(db)
-  t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles', '0003_refresh_exchanges', '0004_username_case_fold', '0005_client_redirect_uris'])
+  t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles', '0003_refresh_exchanges', '0004_username_case_fold', '0005_client_redirect_uris',
+    '0006_authorization_codes', '0007_sessions'])
 })
 
 t.test('every table and index carries a custom prefix; stores with different prefixes share nothing', async (t) => {
@@ -48,7 +50,8 @@ t.test('every table and index carries a custom prefix; stores with different pre
   await acme.migrate()
   await other.migrate()
   t.same((await tableNames(db)).filter((name) => name.startsWith('acme_')), [
-    'acme_clients', 'acme_migrations', 'acme_migrations_lock', 'acme_throttles', 'acme_tokens', 'acme_users'
+    'acme_authorization_codes', 'acme_clients', 'acme_migrations', 'acme_migrations_lock', 'acme_sessions', 'acme_throttles',
+    'acme_tokens', 'acme_users'
   ])
   t.notOk((await tableNames(db)).some((name) => name.startsWith('oauth2_')))
   const { rows: indexes } = await sql<{ name: string }>`
@@ -122,9 +125,11 @@ t.test('two connections migrating one fresh SQLite file at once both succeed, an
   const results = await Promise.allSettled(stores.map(async (store) => await store.migrate()))
   t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled'])
   const { rows } = await sql<{ name: string }>`select name from oauth2_migrations order by name`.execute(opened[0]!.db)
-  t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles', '0003_refresh_exchanges', '0004_username_case_fold', '0005_client_redirect_uris'])
+  t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles', '0003_refresh_exchanges', '0004_username_case_fold', '0005_client_redirect_uris',
+    '0006_authorization_codes', '0007_sessions'])
   t.same(await tableNames(opened[1]!.db), [
-    'oauth2_clients', 'oauth2_migrations', 'oauth2_migrations_lock', 'oauth2_throttles', 'oauth2_tokens', 'oauth2_users'
+    'oauth2_authorization_codes', 'oauth2_clients', 'oauth2_migrations', 'oauth2_migrations_lock', 'oauth2_sessions', 'oauth2_throttles',
+    'oauth2_tokens', 'oauth2_users'
   ])
 })
 

@@ -18,10 +18,12 @@ function expected (issuer: string, base = issuer): Record<string, unknown> {
   return {
     issuer,
     token_endpoint: `${base}/o/token/`,
-    grant_types_supported: ['password', 'refresh_token', 'client_credentials'],
+    authorization_endpoint: `${base}/o/authorize/`,
+    grant_types_supported: ['password', 'refresh_token', 'client_credentials', 'authorization_code'],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     scopes_supported: ['read', 'write'],
-    response_types_supported: [],
+    response_types_supported: ['code'],
+    code_challenge_methods_supported: ['S256'],
     revocation_endpoint: `${base}/o/revoke_token/`,
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint: `${base}/o/introspect/`,
@@ -139,7 +141,7 @@ forEachStore(t, async (t, open) => {
     })
     t.notMatch(res.body, /join/)
 
-    const off = await build(t, { issuer: 'https://auth.example.com', routes: { revoke: false, introspect: false } })
+    const off = await build(t, { issuer: 'https://auth.example.com', routes: { revoke: false, introspect: false, authorize: false } })
     const document = (await metadata(off.app)).json()
     t.same(document, {
       issuer: 'https://auth.example.com',
@@ -148,7 +150,7 @@ forEachStore(t, async (t, open) => {
       token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       scopes_supported: ['read', 'write'],
       response_types_supported: []
-    }, 'no revocation_* or introspection_* members')
+    }, 'no revocation_*, introspection_* or authorization members')
 
     const none = await build(t, { routes: { metadata: false } })
     t.equal((await metadata(none.app)).statusCode, 404, 'routes.metadata false turns it off')

@@ -51,7 +51,7 @@ t.test("the token route's form body and its error answers are documented", async
   for (const media of [FORM, JSON_TYPE]) {
     const body = token.requestBody?.content[media]?.schema
     t.same(Object.keys(body?.properties ?? {}),
-      ['grant_type', 'username', 'password', 'refresh_token', 'scope', 'client_id', 'client_secret'], media)
+      ['grant_type', 'username', 'password', 'refresh_token', 'scope', 'code', 'redirect_uri', 'code_verifier', 'client_id', 'client_secret'], media)
     t.match(body?.properties?.grant_type, { type: 'string', maxLength: 64, description: /password.*refresh_token.*client_credentials/ })
   }
 

@@ -173,7 +173,7 @@ t.test('grant and parameter errors (RFC 6749 §5.2)', async (t) => {
     ['missing grant_type', id, 400, 'invalid_request', 'Request is missing grant_type parameter.'],
     ['empty grant_type', `grant_type=&${id}`, 400, 'invalid_request'],
     ['unknown grant', `grant_type=foo&${id}`, 400, 'unsupported_grant_type'],
-    ['authorization_code is not served', `grant_type=authorization_code&${id}`, 400, 'unsupported_grant_type'],
+    ['authorization_code, not allowed for this client', `grant_type=authorization_code&${id}`, 400, 'unauthorized_client'],
     ['__proto__ as a grant', `grant_type=__proto__&${id}`, 400, 'unsupported_grant_type'],
     ['grant not allowed for the client', `grant_type=client_credentials&${id}`, 400, 'unauthorized_client'],
     ['missing password', `grant_type=password&username=pony&${id}`, 400, 'invalid_request', 'Request is missing password parameter.'],

@@ -27,7 +27,7 @@ Commands:
   client delete <id>      delete a client and its tokens
   client rotate-secret <id>
                           give a confidential client a new secret (printed once)
-  tokens clear            delete expired tokens, in batches
+  tokens clear            delete expired tokens, codes and sessions, in batches
 
 Options:
   --db <url>              sqlite:<path> or postgres://user:pass@host/db (default: $DATABASE_URL)
@@ -37,10 +37,13 @@ Options:
 
 Creates the tables (or brings them up to date). Safe to run again.`,
   'client create': `Usage: fastify-oauth2-server client create --db <url> --name <name> --type public|confidential
-         [--grant password|refresh_token|client_credentials]... [--scope <scope>]... [--json]
+         [--grant password|refresh_token|client_credentials|authorization_code]... [--scope <scope>]...
+         [--redirect-uri <uri>]... [--consent] [--json]
 
 Creates a client. Grants default to password and refresh_token; scopes default to every scope the server
-knows. A confidential client's secret is printed this once and stored only as a hash.
+knows. The authorization_code grant needs at least one --redirect-uri (matched exactly: https, http on a
+loopback host, or a private-use scheme like com.example.app:/callback); --consent makes users approve the
+client on a consent page (a third-party client). A confidential client's secret is printed this once and stored only as a hash.
 --json prints one JSON object: {"client_id": "...", "client_secret": "..." | null}`,
   'client list': `Usage: fastify-oauth2-server client list --db <url> [--json]
 
@@ -56,8 +59,8 @@ this once. Tokens issued to the client before keep working until they expire, un
 "revoked_tokens": N} (revoked_tokens with --revoke-tokens only).`,
   'tokens clear': `Usage: fastify-oauth2-server tokens clear --db <url>
 
-Deletes tokens that can no longer be used (access and refresh token both expired) and ended throttle
-counters, in batches of ${BATCH_SIZE}.`
+Deletes tokens that can no longer be used (access and refresh token both expired), ended throttle
+counters, and expired authorization codes and sessions, in batches of ${BATCH_SIZE}.`
 } as const satisfies Record<string, string>
 
 function help (name: string): string {
@@ -71,6 +74,8 @@ const OPTIONS = {
   type: { type: 'string' },
   grant: { type: 'string', multiple: true },
   scope: { type: 'string', multiple: true },
+  'redirect-uri': { type: 'string', multiple: true },
+  consent: { type: 'boolean' },
   json: { type: 'boolean' },
   'revoke-tokens': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
@@ -105,7 +110,9 @@ const COMMANDS: Record<string, Command> = {
         name: values.name,
         type: values.type,
         grants: values.grant as GrantType[] | undefined,
-        scopes: values.scope
+        scopes: values.scope,
+        redirectUris: values['redirect-uri'],
+        requireConsent: values.consent
       })
     } catch (err) {
       if (err instanceof TypeError) throw new UsageError(err.message)
@@ -132,6 +139,8 @@ const COMMANDS: Record<string, Command> = {
       type: c.type,
       grants: c.grants,
       scopes: c.scopes,
+      redirect_uris: c.redirectUris,
+      require_consent: c.requireConsent,
       created_at: new Date(c.createdAt).toISOString()
     }))
     if (values.json === true) {
@@ -141,7 +150,8 @@ const COMMANDS: Record<string, Command> = {
     if (clients.length === 0) io.stdout('no clients')
     for (const c of clients) {
       const scopes = c.scopes.length === 0 ? 'all' : c.scopes.join(',')
-      io.stdout(`${c.client_id}  ${c.type.padEnd(12)}  ${c.name}  grants=${c.grants.join(',')}  scopes=${scopes}`)
+      const redirects = c.redirect_uris.length === 0 ? '' : `  redirect_uris=${c.redirect_uris.join(',')}`
+      io.stdout(`${c.client_id}  ${c.type.padEnd(12)}  ${c.name}  grants=${c.grants.join(',')}  scopes=${scopes}${redirects}${c.require_consent ? '  consent' : ''}`)
     }
     return 0
   },
@@ -179,8 +189,9 @@ const COMMANDS: Record<string, Command> = {
 
   async 'tokens clear' (store, _values, args, io) {
     only(args, 0, 'tokens clear takes no arguments')
-    const { tokens, throttles } = await deleteExpired(store, Date.now(), BATCH_SIZE)
+    const { tokens, throttles, codesAndSessions } = await deleteExpired(store, Date.now(), BATCH_SIZE)
     io.stdout(`deleted ${tokens} expired token record(s) and ${throttles} expired throttle counter(s)`)
+    io.stdout(`deleted ${codesAndSessions} expired authorization code(s) and session(s)`)
     return 0
   }
 }

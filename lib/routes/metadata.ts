@@ -9,6 +9,7 @@ import { oauth2ErrorBody, OPENAPI_TAG } from './openapi.js'
 export interface AuthorizationServerMetadata {
   issuer: string
   token_endpoint: string
+  authorization_endpoint?: string
   revocation_endpoint?: string
   introspection_endpoint?: string
   grant_types_supported: GrantType[]
@@ -16,8 +17,10 @@ export interface AuthorizationServerMetadata {
   revocation_endpoint_auth_methods_supported?: string[]
   introspection_endpoint_auth_methods_supported?: string[]
   scopes_supported: string[]
-  /** Empty: there is no authorization endpoint. */
+  /** `["code"]`, or empty when the authorization endpoint is off. */
   response_types_supported: string[]
+  /** `["S256"]`: PKCE is required, `plain` refused. */
+  code_challenge_methods_supported?: string[]
 }
 
 const GRANT_TYPES: GrantType[] = ['password', 'refresh_token', 'client_credentials']
@@ -43,6 +46,7 @@ export const metadataRouteSchema = {
       properties: {
         issuer: { type: 'string' },
         token_endpoint: { type: 'string' },
+        authorization_endpoint: { type: 'string' },
         revocation_endpoint: { type: 'string' },
         introspection_endpoint: { type: 'string' },
         grant_types_supported: stringList,
@@ -50,7 +54,8 @@ export const metadataRouteSchema = {
         revocation_endpoint_auth_methods_supported: stringList,
         introspection_endpoint_auth_methods_supported: stringList,
         scopes_supported: stringList,
-        response_types_supported: { ...stringList, description: 'Empty: there is no authorization endpoint.' }
+        response_types_supported: { ...stringList, description: '`["code"]`; empty when the authorization endpoint is off.' },
+        code_challenge_methods_supported: { ...stringList, description: '`["S256"]`: PKCE is required.' }
       },
       additionalProperties: true,
       headers: {
@@ -108,6 +113,12 @@ export function metadataRoute (app: FastifyInstance, options: ResolvedOptions, p
       token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
       scopes_supported: [...options.scopes],
       response_types_supported: []
+    }
+    if (routes.authorize !== false) {
+      metadata.authorization_endpoint = url(routes.authorize)
+      metadata.grant_types_supported.push('authorization_code')
+      metadata.response_types_supported = ['code']
+      metadata.code_challenge_methods_supported = ['S256']
     }
     if (routes.revoke !== false) {
       metadata.revocation_endpoint = url(routes.revoke)

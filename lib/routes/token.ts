@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticateClient, type ClientParameters } from '../auth/client-auth.js'
 import { logIn } from '../auth/login.js'
+import { authorizationCodeGrant } from './authorization-code-grant.js'
 import { generateToken, hashToken } from '../crypto/tokens.js'
 import { OAuth2Error } from '../errors.js'
 import { MAX_REFRESH_EXCHANGES } from '../options.js'
@@ -18,6 +19,9 @@ export interface TokenRequestBody extends ClientParameters {
   password?: string
   refresh_token?: string
   scope?: string
+  code?: string
+  redirect_uri?: string
+  code_verifier?: string
 }
 
 /** The successful token response (RFC 6749 §5.1), in Django OAuth Toolkit's field order. */
@@ -34,11 +38,14 @@ const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' }
 export const tokenBodySchema = {
   type: 'object',
   properties: {
-    grant_type: { ...bodyString(64), description: '`password`, `refresh_token` or `client_credentials`.' },
+    grant_type: { ...bodyString(64), description: '`password`, `refresh_token`, `client_credentials` or `authorization_code`.' },
     username: { ...bodyString(1024), description: 'The password grant: the username.' },
     password: { ...bodyString(4096), description: 'The password grant: the password.' },
     refresh_token: { ...bodyString(512), description: 'The refresh_token grant: the refresh token to exchange.' },
     scope: { ...bodyString(1024), description: 'Space-separated scopes; default: the default scopes (refresh: the same).' },
+    code: { ...bodyString(512), description: 'The authorization_code grant: the code.' },
+    redirect_uri: { ...bodyString(2048), description: 'The authorization_code grant: the redirect URI the code was sent to.' },
+    code_verifier: { ...bodyString(128), description: 'The authorization_code grant: the PKCE code verifier (RFC 7636).' },
     ...clientCredentialsProperties()
   }
 } as const
@@ -46,8 +53,9 @@ export const tokenBodySchema = {
 /** The whole schema of the token route, for validation and for @fastify/swagger. */
 export const tokenRouteSchema = {
   summary: 'Token endpoint (RFC 6749 §3.2)',
-  description: 'Issues tokens for the `password`, `refresh_token` and `client_credentials` (confidential clients) ' +
-    'grants. Public clients send `client_id`; confidential ones authenticate with HTTP Basic or `client_secret`. ' +
+  description: 'Issues tokens for the `password`, `refresh_token`, `client_credentials` (confidential clients) ' +
+    'and `authorization_code` (with its PKCE `code_verifier`) grants. ' +
+    'Public clients send `client_id`; confidential ones authenticate with HTTP Basic or `client_secret`. ' +
     'A refresh rotates: the old access and refresh tokens stop working. Parameters in the query string are refused.',
   tags: [OPENAPI_TAG],
   consumes: CONSUMES,
@@ -69,7 +77,8 @@ export const tokenRouteSchema = {
   }, [400, 401, 413, 415, 429, 503])
 }
 
-interface IssueParams {
+/** What `issue` makes a token record and its response from. */
+export interface IssueParams {
   clientId: string
   userId: string | null
   scopes: string[]
@@ -207,7 +216,8 @@ export function tokenRoute (app: FastifyInstance, ctx: RouteContext): void {
   const grants: Record<GrantType, (client: ClientRecord, body: TokenRequestBody, ip: string) => Promise<TokenResponse>> = {
     password: passwordGrant,
     refresh_token: refreshTokenGrant,
-    client_credentials: clientCredentialsGrant
+    client_credentials: clientCredentialsGrant,
+    authorization_code: authorizationCodeGrant(ctx, issue, endFamily)
   }
 
   async function handler (request: FastifyRequest<{ Body: TokenRequestBody }>, reply: FastifyReply): Promise<TokenResponse> {

@@ -1,10 +1,13 @@
 import type {
   AccessTokenLookup,
+  AuthorizationCodeRecord,
   ClientRecord,
+  NewAuthorizationCode,
   NewToken,
   NewUser,
   OAuth2Store,
   RefreshReuse,
+  SessionRecord,
   ThrottleState,
   TokenRecord,
   UserRecord
@@ -25,6 +28,8 @@ export class MemoryStore implements OAuth2Store {
   readonly #throttles = new Map<string, ThrottleState>()
   /** How many times each exchanged refresh token has been exchanged. */
   readonly #exchanges = new Map<string, number>()
+  readonly #codes = new Map<string, AuthorizationCodeRecord>()
+  readonly #sessions = new Map<string, SessionRecord>()
 
   async createUser (user: NewUser): Promise<UserRecord | null> {
     if (this.#userIdByKey.has(user.usernameKey)) return null
@@ -70,6 +75,9 @@ export class MemoryStore implements OAuth2Store {
     if (!this.#clients.delete(id)) return false
     for (const token of [...this.#tokens.values()]) {
       if (token.clientId === id) this.#deleteToken(token)
+    }
+    for (const code of [...this.#codes.values()]) {
+      if (code.clientId === id) this.#codes.delete(code.codeHash)
     }
     return true
   }
@@ -179,6 +187,52 @@ export class MemoryStore implements OAuth2Store {
       if (state.resetAt >= now) continue
       this.#throttles.delete(key)
       deleted++
+    }
+    return deleted
+  }
+
+  async createAuthorizationCode (code: NewAuthorizationCode): Promise<void> {
+    if (this.#codes.has(code.codeHash)) throw new Error('authorization code already exists')
+    this.#codes.set(code.codeHash, { ...code, scopes: [...code.scopes], usedAt: null, familyId: null })
+  }
+
+  async findAuthorizationCode (codeHash: string): Promise<AuthorizationCodeRecord | null> {
+    const code = this.#codes.get(codeHash)
+    return code === undefined ? null : { ...code, scopes: [...code.scopes] }
+  }
+
+  async redeemAuthorizationCode (codeHash: string, token: NewToken, now: number): Promise<boolean> {
+    const code = this.#codes.get(codeHash)
+    if (code === undefined || code.usedAt !== null || code.expiresAt <= now) return false
+    this.#insertToken(token)
+    code.usedAt = now
+    code.familyId = token.familyId
+    return true
+  }
+
+  async createSession (session: SessionRecord): Promise<void> {
+    if (this.#sessions.has(session.idHash)) throw new Error('session already exists')
+    this.#sessions.set(session.idHash, { ...session })
+  }
+
+  async findSession (idHash: string): Promise<SessionRecord | null> {
+    const session = this.#sessions.get(idHash)
+    return session === undefined ? null : { ...session }
+  }
+
+  async deleteSession (idHash: string): Promise<boolean> {
+    return this.#sessions.delete(idHash)
+  }
+
+  async deleteExpiredCodesAndSessions (now: number, limit: number): Promise<number> {
+    let deleted = 0
+    for (const map of [this.#codes, this.#sessions]) {
+      for (const [key, record] of [...map]) {
+        if (deleted >= limit) return deleted
+        if (record.expiresAt >= now) continue
+        map.delete(key)
+        deleted++
+      }
     }
     return deleted
   }

@@ -11,7 +11,7 @@
  */
 
 /** Grant types a client may be allowed. */
-export type GrantType = 'password' | 'refresh_token' | 'client_credentials'
+export type GrantType = 'password' | 'refresh_token' | 'client_credentials' | 'authorization_code'
 
 /** How a client authenticates: `public` clients send only their id, `confidential` ones a secret too. */
 export type ClientType = 'public' | 'confidential'
@@ -128,6 +128,40 @@ export interface ThrottleState {
   resetAt: number
 }
 
+/**
+ * An authorization code (RFC 6749 §4.1.2) as the store holds it: its hash, what it is bound to, and what
+ * became of it. A code is exchanged once; presented again, it ends the token family it was exchanged for.
+ */
+export interface AuthorizationCodeRecord {
+  /** SHA-256 (hex) of the code. */
+  codeHash: string
+  clientId: string
+  userId: string
+  /** The redirection URI the code was sent to: the token request must name the same. */
+  redirectUri: string
+  scopes: string[]
+  /** The PKCE challenge (RFC 7636 §4.2, method S256): base64url of the SHA-256 of the verifier. */
+  codeChallenge: string
+  createdAt: number
+  expiresAt: number
+  /** When it was exchanged; `null` until then. */
+  usedAt: number | null
+  /** The family of the tokens it was exchanged for; `null` until then. */
+  familyId: string | null
+}
+
+/** What `createAuthorizationCode` inserts. */
+export type NewAuthorizationCode = Omit<AuthorizationCodeRecord, 'usedAt' | 'familyId'>
+
+/** A user's session at the authorization server (the login page's cookie). */
+export interface SessionRecord {
+  /** SHA-256 (hex) of the session id, the cookie's value. */
+  idHash: string
+  userId: string
+  createdAt: number
+  expiresAt: number
+}
+
 /** The storage interface the plugin delegates to. `MemoryStore` and `KyselyStore` implement it. */
 export interface OAuth2Store {
   /**
@@ -218,6 +252,34 @@ export interface OAuth2Store {
 
   /** Deletes up to `limit` throttle counters whose window ended before `now`. Returns how many. */
   deleteExpiredThrottles(now: number, limit: number): Promise<number>
+
+  /** Inserts an authorization code. Rejects if its hash exists. */
+  createAuthorizationCode(code: NewAuthorizationCode): Promise<void>
+
+  /** The code whose hash is `codeHash`, whatever its state (the caller checks expiry, use and bindings). */
+  findAuthorizationCode(codeHash: string): Promise<AuthorizationCodeRecord | null>
+
+  /**
+   * The code's single use, a compare-and-swap: if the code exists, has not been used and expires after
+   * `now`, marks it used at `now` by the family of `token`, inserts `token`, atomically, and returns true.
+   * Otherwise changes nothing and returns false. Of concurrent calls for one code exactly one returns true.
+   */
+  redeemAuthorizationCode(codeHash: string, token: NewToken, now: number): Promise<boolean>
+
+  /** Inserts a session. Rejects if its hash exists. */
+  createSession(session: SessionRecord): Promise<void>
+
+  /** The session whose id hashes to `idHash`, whatever its expiry. */
+  findSession(idHash: string): Promise<SessionRecord | null>
+
+  /** Deletes a session (logout). Returns false if there was none. */
+  deleteSession(idHash: string): Promise<boolean>
+
+  /**
+   * Deletes up to `limit` authorization codes and sessions (codes first) that expired before `now`.
+   * Returns how many were deleted.
+   */
+  deleteExpiredCodesAndSessions(now: number, limit: number): Promise<number>
 
   /**
    * Optional, for stores shared by several processes: calls `listener` with every revocation and rotation

@@ -89,10 +89,11 @@ void app.register(oauth2, { store, tokenCache: { ttl: '5s' } })
 // @ts-expect-error now gives milliseconds
 void app.register(oauth2, { store, now: () => new Date() })
 
-// A client's grants are the three the server knows.
+// A client's grants are the four the server knows.
 void createClient(store, { name: 'spa', type: 'public', grants: ['password', 'refresh_token'] })
+void createClient(store, { name: 'spa', type: 'public', grants: ['authorization_code'], redirectUris: ['https://app.example/cb'] })
 // @ts-expect-error an unknown grant
-void createClient(store, { name: 'spa', type: 'public', grants: ['authorization_code'] })
+void createClient(store, { name: 'spa', type: 'public', grants: ['implicit'] })
 // @ts-expect-error an unknown client type
 void createClient(store, { name: 'spa', type: 'private' })
 

@@ -4,14 +4,17 @@ import type { Kysely } from 'kysely'
 import type {
   AccessTokenLookup,
   AccessTokenRecord,
+  AuthorizationCodeRecord,
   ClientRecord,
   GrantType,
+  NewAuthorizationCode,
   NewToken,
   NewUser,
   OAuth2Store,
   RefreshReuse,
   RevocationEvent,
   RevocationKind,
+  SessionRecord,
   ThrottleState,
   TokenRecord,
   UserRecord
@@ -22,7 +25,9 @@ import { OAuth2MigrationProvider, migrationTableNames } from './migrations.js'
 import { bearerLookup, type AccessTokenRow, type PgPool, type SqliteHandle } from './bearer-lookup.js'
 import { TablePrefixPlugin } from './table-prefix-plugin.js'
 import { DEFAULT_TABLE_PREFIX } from './tables.js'
-import type { ClientRow, NewClientRow, NewTokenRow, NewUserRow, OAuth2Tables, TokenRow, UserRow } from './tables.js'
+import type {
+  AuthorizationCodeRow, ClientRow, NewClientRow, NewTokenRow, NewUserRow, OAuth2Tables, SessionRow, TokenRow, UserRow
+} from './tables.js'
 
 export type { PgPool, SqliteHandle, SqliteStatement } from './bearer-lookup.js'
 
@@ -78,7 +83,9 @@ const RETRIED_METHODS = [
   'createUser', 'findUserByUsernameKey', 'findUserById', 'updatePasswordHash', 'createClient', 'findClient',
   'listClients', 'deleteClient', 'updateClientSecret', 'createToken', 'findByRefreshTokenHash',
   'rotateRefreshToken', 'revokeToken', 'revokeFamily', 'revokeClientTokens', 'revokeUserTokens', 'deleteExpiredTokens',
-  'hitThrottle', 'getThrottle', 'clearThrottle', 'deleteExpiredThrottles'
+  'hitThrottle', 'getThrottle', 'clearThrottle', 'deleteExpiredThrottles',
+  'createAuthorizationCode', 'findAuthorizationCode', 'redeemAuthorizationCode', 'createSession', 'findSession',
+  'deleteSession', 'deleteExpiredCodesAndSessions'
 ] as const satisfies ReadonlyArray<keyof OAuth2Store>
 
 /** How often a SQLite store asks whether another connection has written to the file (`watchRevocations`). */
@@ -135,7 +142,9 @@ function isSqliteBusy (error: unknown): boolean {
 /** The tables whose rows expire: the column that identifies a row, and the one holding when it ends. */
 const EXPIRING_TABLES = {
   tokens: { key: 'id', endsAt: 'expires_at' },
-  throttles: { key: 'key', endsAt: 'reset_at' }
+  throttles: { key: 'key', endsAt: 'reset_at' },
+  authorization_codes: { key: 'code_hash', endsAt: 'expires_at' },
+  sessions: { key: 'id_hash', endsAt: 'expires_at' }
 } as const
 
 type ExpiringTable = keyof typeof EXPIRING_TABLES
@@ -324,6 +333,7 @@ export class KyselyStore implements OAuth2Store {
     return await this.#db.transaction().execute(async (trx) => {
       // A write first: on SQLite the transaction takes the write lock at once, not on a later upgrade.
       await trx.deleteFrom('tokens').where('client_id', '=', id).execute()
+      await trx.deleteFrom('authorization_codes').where('client_id', '=', id).execute()
       const result = await trx.deleteFrom('clients').where('id', '=', id).executeTakeFirst()
       return result.numDeletedRows > 0n
     }).then(async (deleted) => {
@@ -487,6 +497,73 @@ export class KyselyStore implements OAuth2Store {
     return await this.#deleteExpired('throttles', now, limit)
   }
 
+  /** Inserts an authorization code; rejects with the database's unique-violation error on a duplicate hash. */
+  async createAuthorizationCode (code: NewAuthorizationCode): Promise<void> {
+    await this.#db.insertInto('authorization_codes').values({
+      code_hash: code.codeHash,
+      client_id: code.clientId,
+      user_id: code.userId,
+      redirect_uri: code.redirectUri,
+      scopes: joinList(code.scopes),
+      code_challenge: code.codeChallenge,
+      created_at: code.createdAt,
+      expires_at: code.expiresAt
+    }).execute()
+  }
+
+  /** The code whose hash is `codeHash`, whatever its state. */
+  async findAuthorizationCode (codeHash: string): Promise<AuthorizationCodeRecord | null> {
+    const row = await this.#db.selectFrom('authorization_codes').selectAll().where('code_hash', '=', codeHash).executeTakeFirst()
+    return row === undefined ? null : rowToCode(row)
+  }
+
+  /**
+   * The code's single use in one transaction, as `rotateRefreshToken`: a conditional `UPDATE` claims the
+   * code (a concurrent one waits for the other's commit, then finds it used), and only the caller whose
+   * update changed the row inserts the token.
+   */
+  async redeemAuthorizationCode (codeHash: string, token: NewToken, now: number): Promise<boolean> {
+    return await this.#db.transaction().execute(async (trx) => {
+      const claimed = await trx.updateTable('authorization_codes')
+        .set({ used_at: now, family_id: token.familyId })
+        .where('code_hash', '=', codeHash)
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .executeTakeFirst()
+      if (claimed.numUpdatedRows !== 1n) return false
+      await trx.insertInto('tokens').values(tokenToRow(token)).execute()
+      return true
+    })
+  }
+
+  /** Inserts a session; rejects on a duplicate hash. */
+  async createSession (session: SessionRecord): Promise<void> {
+    await this.#db.insertInto('sessions').values({
+      id_hash: session.idHash,
+      user_id: session.userId,
+      created_at: session.createdAt,
+      expires_at: session.expiresAt
+    }).execute()
+  }
+
+  /** The session whose id hashes to `idHash`, whatever its expiry. */
+  async findSession (idHash: string): Promise<SessionRecord | null> {
+    const row = await this.#db.selectFrom('sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst()
+    return row === undefined ? null : rowToSession(row)
+  }
+
+  /** Deletes a session. Returns false if there was none. */
+  async deleteSession (idHash: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('sessions').where('id_hash', '=', idHash).executeTakeFirst()
+    return result.numDeletedRows > 0n
+  }
+
+  /** Deletes up to `limit` expired codes, then expired sessions up to what is left of it. */
+  async deleteExpiredCodesAndSessions (now: number, limit: number): Promise<number> {
+    const codes = await this.#deleteExpired('authorization_codes', now, limit)
+    return codes + await this.#deleteExpired('sessions', now, limit - codes)
+  }
+
   /**
    * Deletes up to `limit` (rounded up) rows of `table` that ended before `now`, picked by key in a
    * subquery since PostgreSQL has no `DELETE … LIMIT`. Returns how many it deleted.
@@ -548,6 +625,30 @@ function rowToClient (row: ClientRow): ClientRecord {
     redirectUris: splitList(row.redirect_uris),
     requireConsent: Number(row.require_consent) === 1,
     createdAt: Number(row.created_at)
+  }
+}
+
+function rowToCode (row: AuthorizationCodeRow): AuthorizationCodeRecord {
+  return {
+    codeHash: row.code_hash,
+    clientId: row.client_id,
+    userId: row.user_id,
+    redirectUri: row.redirect_uri,
+    scopes: splitList(row.scopes),
+    codeChallenge: row.code_challenge,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    usedAt: nullableNumber(row.used_at),
+    familyId: row.family_id
+  }
+}
+
+function rowToSession (row: SessionRow): SessionRecord {
+  return {
+    idHash: row.id_hash,
+    userId: row.user_id,
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at)
   }
 }
 

@@ -29,7 +29,9 @@ export class OAuth2MigrationProvider implements MigrationProvider {
       '0002_throttles': throttles(this.#tablePrefix),
       '0003_refresh_exchanges': refreshExchanges(this.#tablePrefix),
       '0004_username_case_fold': usernameCaseFold(this.#tablePrefix),
-      '0005_client_redirect_uris': clientRedirectUris(this.#tablePrefix)
+      '0005_client_redirect_uris': clientRedirectUris(this.#tablePrefix),
+      '0006_authorization_codes': authorizationCodes(this.#tablePrefix),
+      '0007_sessions': sessions(this.#tablePrefix)
     }
   }
 }
@@ -182,6 +184,50 @@ function clientRedirectUris (p: string): Migration {
         await db.schema.alterTable(`${p}clients`)
           .addColumn('require_consent', 'integer', (col) => col.notNull().defaultTo(0))
           .execute()
+      })
+    }
+  }
+}
+
+/** Authorization codes, by the hash of the code; deleted with their client. */
+function authorizationCodes (p: string): Migration {
+  return {
+    async up (db: Kysely<any>): Promise<void> {
+      await inTransaction(db, async (db) => {
+        await db.schema.createTable(`${p}authorization_codes`)
+          .addColumn('code_hash', 'text', (col) => col.primaryKey())
+          .addColumn('client_id', 'text', (col) =>
+            col.notNull().references(`${p}clients.id`).onDelete('cascade'))
+          .addColumn('user_id', 'text', (col) => col.notNull())
+          .addColumn('redirect_uri', 'text', (col) => col.notNull())
+          .addColumn('scopes', 'text', (col) => col.notNull())
+          .addColumn('code_challenge', 'text', (col) => col.notNull())
+          .addColumn('created_at', 'bigint', (col) => col.notNull())
+          .addColumn('expires_at', 'bigint', (col) => col.notNull())
+          .addColumn('used_at', 'bigint')
+          .addColumn('family_id', 'text')
+          .execute()
+        for (const column of ['client_id', 'expires_at']) {
+          await db.schema.createIndex(`${p}authorization_codes_${column}_idx`)
+            .on(`${p}authorization_codes`).column(column).execute()
+        }
+      })
+    }
+  }
+}
+
+/** Users' sessions at the authorization server, by the hash of the session id. */
+function sessions (p: string): Migration {
+  return {
+    async up (db: Kysely<any>): Promise<void> {
+      await inTransaction(db, async (db) => {
+        await db.schema.createTable(`${p}sessions`)
+          .addColumn('id_hash', 'text', (col) => col.primaryKey())
+          .addColumn('user_id', 'text', (col) => col.notNull())
+          .addColumn('created_at', 'bigint', (col) => col.notNull())
+          .addColumn('expires_at', 'bigint', (col) => col.notNull())
+          .execute()
+        await db.schema.createIndex(`${p}sessions_expires_at_idx`).on(`${p}sessions`).column('expires_at').execute()
       })
     }
   }

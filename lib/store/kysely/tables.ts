@@ -83,12 +83,40 @@ export interface ThrottleTable {
   reset_at: MillisColumn
 }
 
+/** `{prefix}authorization_codes` */
+export interface AuthorizationCodeTable {
+  /** SHA-256 (hex) of the code. */
+  code_hash: string
+  /** References `clients.id`; a client's codes are deleted with it. */
+  client_id: string
+  user_id: string
+  redirect_uri: string
+  /** Space-separated scopes. */
+  scopes: string
+  code_challenge: string
+  created_at: MillisColumn
+  expires_at: MillisColumn
+  used_at: UnsetMillisColumn
+  family_id: ColumnType<string | null, string | null | undefined, string | null>
+}
+
+/** `{prefix}sessions` */
+export interface SessionTable {
+  /** SHA-256 (hex) of the session id. */
+  id_hash: string
+  user_id: string
+  created_at: MillisColumn
+  expires_at: MillisColumn
+}
+
 /** The store's tables, named without their prefix. */
 export interface OAuth2Tables {
   users: UserTable
   clients: ClientTable
   tokens: TokenTable
   throttles: ThrottleTable
+  authorization_codes: AuthorizationCodeTable
+  sessions: SessionTable
 }
 
 export type UserRow = Selectable<UserTable>
@@ -97,6 +125,8 @@ export type ClientRow = Selectable<ClientTable>
 export type NewClientRow = Insertable<ClientTable>
 export type TokenRow = Selectable<TokenTable>
 export type NewTokenRow = Insertable<TokenTable>
+export type AuthorizationCodeRow = Selectable<AuthorizationCodeTable>
+export type SessionRow = Selectable<SessionTable>
 
 /** The prefix of every table `KyselyStore` creates when none is given. */
 export const DEFAULT_TABLE_PREFIX = 'oauth2_'
