@@ -47,6 +47,7 @@ export {
   type StoreTransaction,
   type UsernameCollision
 } from './django/import.js'
+export { djangoUsers, type DjangoLoginUser, type DjangoUser, type DjangoUsersOptions } from './django/users.js'
 
 /**
  * The fastify-oauth2-server plugin: `app.register(oauth2, { store })`. Registers the token and sign-up

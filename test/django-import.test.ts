@@ -21,8 +21,7 @@ import { runCli } from '../lib/cli/cli.js'
 import { djangoTime, readDjango } from '../lib/django/source.js'
 import { hashToken } from '../lib/crypto/tokens.js'
 import { basic } from './fixtures/app.js'
-import { DOT, DOT_SQLITE, postgresProject, sqliteProject, type DjangoProject, type DotToken } from './fixtures/django-project.js'
-import { startPostgres } from './fixtures/postgres.js'
+import { DOT, DOT_SQLITE, postgresDjango, sqliteProject, type DjangoProject, type DotToken } from './fixtures/django-project.js'
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
 const RENAMED: Record<string, string> = { pony: 'pony_3', PONY: 'PONY_4', STRASSE: 'STRASSE_7' }
@@ -187,15 +186,9 @@ t.test('SQLite to SQLite: the move, over HTTP; Django\'s file stays as it was (j
 })
 
 t.test('PostgreSQL to PostgreSQL: the move, over HTTP', async (t) => {
-  const server = await startPostgres(t)
-  if (server === null) return
-  const { db } = await openDatabase(server.url)
-  t.teardown(() => db.destroy())
-  const { default: pg } = await import('pg')
-  const client = new pg.Client({ connectionString: server.url })
-  await client.connect()
-  t.teardown(() => client.end())
-  const django = await postgresProject(server.url, client)
+  const project = await postgresDjango(t)
+  if (project === null) return
+  const { django, db } = project
   const store = new KyselyStore({ db })
   await store.migrate()
   await move(t, django, store, kyselyTransaction(db))
