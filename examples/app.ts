@@ -4,7 +4,7 @@
  * `server.ts` runs it; tests build it with `inject`.
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import oauth2, { createClient, oauth2ErrorBody, type OAuth2ServerOptions, type OAuth2Store } from '../lib/index.js'
+import oauth2, { createClient, notFoundHandler, oauth2ErrorBody, type OAuth2ServerOptions, type OAuth2Store } from '../lib/index.js'
 import { registerDocs } from './docs.js'
 
 export interface ExampleApp {
@@ -41,6 +41,8 @@ export async function buildExampleApp (
   { docs = false }: { /** Serve the API documentation at `/docs` (when its plugins are installed). */ docs?: boolean } = {}
 ): Promise<ExampleApp> {
   const app = Fastify(fastifyOptions)
+  // No secret in a 404's log line or body: a query string is redacted (see also the logger in server.ts).
+  app.setNotFoundHandler(notFoundHandler)
   // RFC 6750 §3: a 403 for want of a user carries the challenge, as the guard's own 403s do.
   const { realm = 'api' } = options
   const needsUser = 'This route needs a user\'s token.'

@@ -1,4 +1,5 @@
 import { generateClientId, generateToken, hashToken } from './crypto/tokens.js'
+import { SCOPE_TOKEN } from './scopes.js'
 import type { ClientRecord, ClientType, GrantType, OAuth2Store } from './store/store.js'
 
 /** What `createClient` needs. */
@@ -40,6 +41,12 @@ export async function createClient (store: OAuth2Store, options: NewClientOption
   if (type === 'public' && grants.includes('client_credentials')) {
     throw new TypeError('client_credentials is for confidential clients only (a public client cannot keep a secret)')
   }
+  const scopes = [...new Set(options.scopes ?? [])]
+  // An empty string would be stored as "no restriction": every scope. Refuse anything not a scope token.
+  const badScope = scopes.find((scope) => typeof scope !== 'string' || !SCOPE_TOKEN.test(scope))
+  if (badScope !== undefined) {
+    throw new TypeError(`scope ${JSON.stringify(badScope)} is not a scope token (printable ASCII, no spaces or quotes)`)
+  }
   const clientSecret = type === 'confidential' ? generateToken() : null
   const client: ClientRecord = {
     id: generateClientId(),
@@ -47,7 +54,7 @@ export async function createClient (store: OAuth2Store, options: NewClientOption
     type,
     secretHash: clientSecret === null ? null : hashToken(clientSecret),
     grants,
-    scopes: [...new Set(options.scopes ?? [])],
+    scopes,
     redirectUris: [...new Set(options.redirectUris ?? [])].map(checkRedirectUri),
     requireConsent: options.requireConsent === true,
     createdAt: options.now ?? Date.now()
@@ -78,10 +85,27 @@ export function checkRedirectUri (uri: string): string {
   throw new TypeError(`redirect URI "${uri}" must be https, http on a loopback host, or a private-use scheme like com.example.app:/callback`)
 }
 
-/** Gives a confidential client a new secret (the old one stops working at once); null if no such client. */
-export async function rotateClientSecret (store: OAuth2Store, clientId: string): Promise<string | null> {
+/** What `rotateClientSecret` may do besides. */
+export interface RotateSecretOptions {
+  /**
+   * Also revoke every token issued to the client (for a leaked secret). Without it, tokens issued before
+   * the rotation keep working until they expire: the secret authenticates the client, not its tokens.
+   */
+  revokeTokens?: boolean
+  /** The time of the revocation, in milliseconds. Default now. */
+  now?: number
+}
+
+/**
+ * Gives a confidential client a new secret (the old one stops working at once); null if no such client.
+ * With `revokeTokens`, every token issued to it is revoked too (a server's `tokenCache` keeps a revoked
+ * token at most its `ttl`).
+ */
+export async function rotateClientSecret (store: OAuth2Store, clientId: string, options: RotateSecretOptions = {}): Promise<string | null> {
   const client = await store.findClient(clientId)
   if (client === null || client.type !== 'confidential') return null
   const clientSecret = generateToken()
-  return await store.updateClientSecret(clientId, hashToken(clientSecret)) ? clientSecret : null
+  if (!await store.updateClientSecret(clientId, hashToken(clientSecret))) return null
+  if (options.revokeTokens === true) await store.revokeClientTokens(clientId, options.now ?? Date.now())
+  return clientSecret
 }

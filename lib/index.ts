@@ -30,10 +30,10 @@ export type {
 export { ConfigErrorCode, OAuth2ConfigError, OAuth2Error } from './errors.js'
 export { oauth2ErrorBody } from './routes/openapi.js'
 export { MemoryStore } from './store/memory-store.js'
-export { logRedactPaths, logSerializers, type SerializedRequest } from './logging.js'
+export { logRedactPaths, logSerializers, notFoundHandler, type SerializedRequest } from './logging.js'
 export { KyselyStore, type KyselyStoreOptions, type PgPool, type SqliteHandle, type SqliteStatement } from './store/kysely/kysely-store.js'
 export { openDatabase, redactUrl, type DatabaseDialect, type OpenedDatabase } from './store/kysely/connect.js'
-export { checkRedirectUri, createClient, rotateClientSecret, type CreatedClient, type NewClientOptions } from './clients.js'
+export { checkRedirectUri, createClient, rotateClientSecret, type CreatedClient, type NewClientOptions, type RotateSecretOptions } from './clients.js'
 export type { AppUser, NewAppUser, PasswordTools, PasswordVerdict, UserSource } from './auth/user-source.js'
 export { importUser, type ImportedUser } from './import-user.js'
 export {

@@ -1,4 +1,5 @@
 import { ConfigErrorCode, OAuth2ConfigError } from './errors.js'
+import { SCOPE_TOKEN } from './scopes.js'
 import type { HashingLimits } from './crypto/passwords.js'
 import type { TokenCacheLimits } from './auth/token-cache.js'
 import { isTestHashing, type TestHashing } from './internals.js'
@@ -120,10 +121,12 @@ export interface OAuth2ServerOptions extends UsersOption, DecoratorOption {
   /** Longest accepted username, in characters. Default `150` (Django's), at most `1024`. */
   usernameMaxLength?: number
   /**
-   * Bounds on password hashing: `concurrency` (default: one less than the CPUs, at most one less than
-   * libuv's thread pool `UV_THREADPOOL_SIZE` (4 unless set), at least 1; see `defaultHashingConcurrency`),
-   * `maxQueue` (default `256`, enough for a burst of 100 concurrent logins to wait rather than fail),
-   * `retryAfter` seconds (default `1`).
+   * Bounds on password hashing: `lowPriority` (default `true` on Linux: hash in worker threads at the lowest
+   * OS priority, so that logins can use every core while the event loop keeps its own), `concurrency`
+   * (default: every CPU with `lowPriority`; otherwise one less than the CPUs, at most one less than libuv's
+   * thread pool `UV_THREADPOOL_SIZE` (4 unless set), at least 1; see `defaultHashingConcurrency`), `maxQueue`
+   * (default `256`, enough for a burst of 100 concurrent logins to wait rather than fail), `retryAfter`
+   * seconds (default `1`).
    */
   hashing?: Partial<HashingLimits>
   /**
@@ -146,6 +149,13 @@ export interface OAuth2ServerOptions extends UsersOption, DecoratorOption {
   tokenCache?: Partial<TokenCacheLimits> | boolean
   /** Largest request body accepted by the plugin's routes, in bytes. Default `16384`. */
   bodyLimit?: number
+  /**
+   * Deletes expired tokens and ended throttle counters in this process every `interval` seconds, in
+   * batches of `batchSize` (default `1000`) that yield to the event loop, so the API keeps answering while
+   * millions of rows go. Default `false` (off): run `fastify-oauth2-server tokens clear` from a scheduler
+   * instead, or turn this on in one instance.
+   */
+  cleanup?: { interval: number, batchSize?: number } | false
   /** The clock, in milliseconds since the epoch. Default `Date.now`; tests pass their own. */
   now?: () => number
   /**
@@ -205,6 +215,7 @@ export interface ResolvedOptions {
   readonly throttle: Readonly<ThrottleLimits> | null
   readonly tokenCache: Readonly<TokenCacheLimits> | false
   readonly bodyLimit: number
+  readonly cleanup: Readonly<{ interval: number, batchSize: number }> | null
   readonly now: () => number
   /** `null`: production hashing. */
   readonly testHashing: TestHashing | null
@@ -221,14 +232,12 @@ export const MAX_REFRESH_REUSE_INTERVAL = 300
 /** The body schemas of the token and sign-up routes refuse longer passwords and usernames than these. */
 export const MAX_PASSWORD_LENGTH = 4096
 export const MAX_USERNAME_LENGTH = 1024
-/** RFC 6749 §3.3 scope-token: printable ASCII but space, `"` and `\`. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/
 const STORE_METHODS = [
   'createUser', 'findUserByUsernameKey', 'findUserById', 'updatePasswordHash',
   'createClient', 'findClient', 'listClients', 'deleteClient', 'updateClientSecret',
   'createToken', 'findByAccessTokenHash', 'findByRefreshTokenHash', 'rotateRefreshToken',
-  'revokeToken', 'revokeFamily', 'revokeUserTokens', 'deleteExpiredTokens',
+  'revokeToken', 'revokeFamily', 'revokeClientTokens', 'revokeUserTokens', 'deleteExpiredTokens',
   'hitThrottle', 'getThrottle', 'clearThrottle', 'deleteExpiredThrottles'
 ] as const
 
@@ -278,8 +287,11 @@ function object (option: string, value: unknown): Record<string, unknown> {
   return value as Record<string, unknown>
 }
 
+/** Where a thread can lower its own priority (the nice value is per thread on Linux): the default there. */
+const LOW_PRIORITY_BY_DEFAULT = process.platform === 'linux'
+
 /**
- * The default `hashing.concurrency`: a CPU fewer than the machine has, so that the event loop keeps a core
+ * The default `hashing.concurrency` without `lowPriority`: a CPU fewer than the machine has, so that the event loop keeps a core
  * for every other route while logins saturate the rest (on two cores a second hash adds next to no logins
  * per second: the event loop and the memory-hard hashes compete for the same cores and caches); and a
  * thread fewer than libuv's pool (argon2 runs there), so that file and DNS work never waits behind hashes.
@@ -311,6 +323,16 @@ function testHashingOption (value: unknown): TestHashing | null {
   if (!isTestHashing(value)) fail('testHashing', 'the testHashing object of fastify-oauth2-server/testing (or left out)')
   if (process.env.NODE_ENV === 'production') fail('testHashing', 'left out when NODE_ENV is "production": it is for tests only')
   return value
+}
+
+function cleanupSchedule (value: unknown): Readonly<{ interval: number, batchSize: number }> | null {
+  if (value === undefined || value === false) return null
+  const cleanup = object('cleanup', value)
+  if (cleanup.interval === undefined) fail('cleanup.interval', 'an integer >= 1 (seconds)')
+  return Object.freeze({
+    interval: integer('cleanup.interval', cleanup.interval, 0, 1),
+    batchSize: integer('cleanup.batchSize', cleanup.batchSize, 1000, 1)
+  })
 }
 
 /** Applies the defaults and checks every option; throws `OAuth2ConfigError` naming the first bad one. */
@@ -358,6 +380,8 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
   if (policy.validate !== undefined && typeof policy.validate !== 'function') fail('passwordPolicy.validate', 'a function')
 
   const hashing = object('hashing', opts.hashing)
+  if (hashing.lowPriority !== undefined && typeof hashing.lowPriority !== 'boolean') fail('hashing.lowPriority', 'a boolean')
+  const lowPriority = (hashing.lowPriority as boolean | undefined) ?? LOW_PRIORITY_BY_DEFAULT
   if (opts.now !== undefined && typeof opts.now !== 'function') fail('now', 'a function returning milliseconds')
 
   return Object.freeze({
@@ -380,12 +404,14 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
     usernameMaxLength: integer('usernameMaxLength', opts.usernameMaxLength, 150, 1, MAX_USERNAME_LENGTH),
     throttle: opts.throttle === false ? null : resolveThrottle(object('throttle', opts.throttle)),
     hashing: Object.freeze({
-      concurrency: integer('hashing.concurrency', hashing.concurrency, defaultHashingConcurrency(), 1),
+      lowPriority,
+      concurrency: integer('hashing.concurrency', hashing.concurrency, lowPriority ? availableParallelism() : defaultHashingConcurrency(), 1),
       maxQueue: integer('hashing.maxQueue', hashing.maxQueue, 256, 0),
       retryAfter: integer('hashing.retryAfter', hashing.retryAfter, 1, 0)
     }),
     tokenCache: tokenCacheLimits(opts.tokenCache),
     bodyLimit: integer('bodyLimit', opts.bodyLimit, 16_384, 256),
+    cleanup: cleanupSchedule(opts.cleanup),
     now: (opts.now as (() => number) | undefined) ?? Date.now,
     testHashing: testHashingOption(opts.testHashing)
   })

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { guardFactory } from './auth/bearer.js'
+import { startPeriodicCleanup } from './cleanup.js'
 import { oauth2ErrorHandler } from './auth/error-handler.js'
 import { TokenCache } from './auth/token-cache.js'
 import { PasswordHasher } from './crypto/passwords.js'
@@ -29,6 +30,7 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
   claimRequestDecorator(app, 'oauth', 'this plugin needs "oauth": rename the other decorator, or register the plugin in a context without it')
   claimRequestDecorator(app, options.decorator, 'choose another name with the "decorator" option')
   const hasher = new PasswordHasher(options.hashing, options.testHashing?.argon2)
+  app.addHook('onClose', async () => { await hasher.close() })
   // Verified access tokens (option `tokenCache`; holds nothing when off). Every revocation this plugin
   // makes drops the matching entries through it.
   const tokenCache = new TokenCache(options.tokenCache)
@@ -47,6 +49,18 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
     }
   }
   app.decorate('oauth2', api)
+
+  if (options.cleanup !== null) {
+    const { interval, batchSize } = options.cleanup
+    const cleanup = startPeriodicCleanup(context.store, {
+      intervalSeconds: interval,
+      batchSize,
+      now: options.now,
+      onError: (err) => app.log.error({ err }, 'fastify-oauth2-server: the periodic cleanup failed'),
+      onDone: ({ tokens, throttles }) => app.log.debug({ tokens, throttles }, 'fastify-oauth2-server: expired rows deleted')
+    })
+    app.addHook('onClose', async () => { await cleanup.stop() })
+  }
   // For fastify-oauth2-server/testing only (see internals.ts): nothing is added to `api` itself.
   exposeInternals(api, { options })
 

@@ -2,6 +2,9 @@ import { OAuth2Error } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 import type { ClientRecord } from './store/store.js'
 
+/** RFC 6749 §3.3 scope-token: printable ASCII but space, `"` and `\`. */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+
 function invalidScope (description: string): OAuth2Error {
   return new OAuth2Error('invalid_scope', description)
 }
@@ -15,11 +18,16 @@ function parseScope (scope: string): string[] {
 
 /**
  * The scopes a new grant gets: those asked (each known and allowed for the client), or the default
- * scopes the client is allowed when none are asked.
+ * scopes the client is allowed when none are asked. Never none: a client whose allowed scopes share
+ * nothing with the defaults must ask for its scopes (`invalid_scope`), rather than get a token for nothing.
  */
 export function grantScopes (requested: string | undefined, client: ClientRecord, options: ResolvedOptions): string[] {
   const allowed = (s: string): boolean => options.scopes.includes(s) && (client.scopes.length === 0 || client.scopes.includes(s))
-  if (requested === undefined) return options.defaultScopes.filter(allowed)
+  if (requested === undefined) {
+    const defaults = options.defaultScopes.filter(allowed)
+    if (defaults.length === 0) throw invalidScope('No default scope is allowed for this client: ask for a scope.')
+    return defaults
+  }
   const scopes = parseScope(requested)
   const refused = scopes.find((s) => !allowed(s))
   if (refused !== undefined) throw invalidScope(`The scope "${refused}" is unknown or not allowed for this client.`)

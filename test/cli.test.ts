@@ -167,3 +167,37 @@ t.test('the bin runs as a program (npm run cli)', async (t) => {
   const failed = await run(process.execPath, ['--import', 'tsx', 'lib/cli/index.ts', 'bogus']).catch((e: { code: number, stderr: string }) => e)
   t.match(failed, { code: 2, stderr: /unknown command "bogus"/ })
 })
+
+t.test('client rotate-secret: tokens stay valid and it says so; --revoke-tokens ends them', async (t) => {
+  const db = tempDb(t)
+  await cli('--db', db, 'migrate')
+  const { client_id: id } = JSON.parse((await cli('--db', db, 'client', 'create', '--name', 'svc', '--type', 'confidential',
+    '--grant', 'client_credentials', '--json')).out)
+  const { db: kysely } = await openDatabase(db)
+  t.teardown(() => kysely.destroy())
+  const store = new KyselyStore({ db: kysely })
+  for (const n of [1, 2]) {
+    await store.createToken(makeToken(id, null, { accessTokenHash: hashToken(`access-${n}`), accessExpiresAt: Date.now() + 3_600_000 }))
+  }
+
+  const plain = await cli('--db', db, 'client', 'rotate-secret', id)
+  t.match(plain.out, /Tokens issued with the old secret stay valid until they expire \(--revoke-tokens ends them\)\./)
+  t.equal((await store.findByAccessTokenHash(hashToken('access-1')))?.token.revokedAt, null, 'still valid')
+
+  const revoking = await cli('--db', db, 'client', 'rotate-secret', id, '--revoke-tokens', '--json')
+  t.equal(revoking.code, 0, revoking.err)
+  t.match(JSON.parse(revoking.out), { client_id: id, client_secret: /^[A-Za-z0-9_-]{43}$/, revoked_tokens: 2 })
+  for (const n of [1, 2]) t.not((await store.findByAccessTokenHash(hashToken(`access-${n}`)))?.token.revokedAt, null)
+  t.match((await cli('--db', db, 'client', 'rotate-secret', id, '--revoke-tokens')).out, /Revoked 0 token record\(s\)/)
+})
+
+t.test('client create --scope "": refused (it would be stored as "every scope"), nothing stored', async (t) => {
+  const db = tempDb(t)
+  await cli('--db', db, 'migrate')
+  for (const scope of ['', 'a b', 'quo"te']) {
+    const res = await cli('--db', db, 'client', 'create', '--name', 'x', '--type', 'public', '--scope', 'read', '--scope', scope)
+    t.equal(res.code, 2, JSON.stringify(scope))
+    t.match(res.err, /is not a scope token/)
+  }
+  t.match((await cli('--db', db, 'client', 'list')).out, 'no clients')
+})

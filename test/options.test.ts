@@ -2,6 +2,7 @@
  * Options are checked first: registration fails with a stable code and a message naming the bad option.
  * Then the options that change what a client sees, and how the plugin sits next to the app's own plugins.
  */
+import { availableParallelism } from 'node:os'
 import formbody from '@fastify/formbody'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type LightMyRequestResponse } from 'fastify'
 import t, { type Test } from 'tap'
@@ -162,7 +163,12 @@ t.test('resolveOptions: options that are not an object, the defaults, and a froz
     bodyLimit: 16_384,
     now: Date.now
   })
-  t.equal(resolved.hashing.concurrency, defaultHashingConcurrency())
+  // On Linux the hashes run on every core at the lowest priority; elsewhere a core is left to the event loop.
+  t.equal(resolved.hashing.lowPriority, process.platform === 'linux')
+  t.equal(resolved.hashing.concurrency, process.platform === 'linux' ? availableParallelism() : defaultHashingConcurrency())
+  t.match(resolveOptions({ store, hashing: { lowPriority: false } }).hashing, { lowPriority: false, concurrency: defaultHashingConcurrency() })
+  t.match(resolveOptions({ store, hashing: { lowPriority: true } }).hashing, { lowPriority: true, concurrency: availableParallelism() })
+  t.throws(() => resolveOptions({ store, hashing: { lowPriority: 'yes' as unknown as boolean } }), { message: /hashing.lowPriority/ })
   // A core left to the event loop, a thread of libuv's pool left to file and DNS work, never below 1.
   t.equal(defaultHashingConcurrency(1, 4), 1)
   t.equal(defaultHashingConcurrency(2, 4), 1)

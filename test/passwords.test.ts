@@ -61,3 +61,21 @@ t.test('a hash made with other parameters is re-hashed with the pinned ones at l
   t.match(upgraded, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
   t.equal((await ctx.login('legacy', 'djangsta-secret')).statusCode, 200, 'the new hash verifies')
 })
+
+t.test('an unknown user costs one verification inside the bounded queue, and no hash at all', async (t) => {
+  const calls: string[] = []
+  const argon2 = await import('@node-rs/argon2')
+  const { PasswordHasher: Counted } = await t.mockImport<typeof import('../lib/crypto/passwords.js')>('../lib/crypto/passwords.js', {
+    '@node-rs/argon2': {
+      ...argon2,
+      hash: async (...args: Parameters<typeof argon2.hash>) => { calls.push('hash'); return await argon2.hash(...args) },
+      verify: async (...args: Parameters<typeof argon2.verify>) => { calls.push(`verify ${String(args[0]).slice(0, 31)}`); return await argon2.verify(...args) }
+    }
+  })
+  const hasher = new Counted({ concurrency: 1, maxQueue: 0, retryAfter: 1 })
+  t.equal(await hasher.verify(null, 'guess'), false)
+  t.same(calls, ['verify $argon2id$v=19$m=19456,t=2,p=1$'], 'one verification at the pinned parameters, no hash')
+  const busy = hasher.verify(null, 'first')
+  await t.rejects(hasher.verify(null, 'second'), new OAuth2Error('temporarily_unavailable', 'The server is busy; retry later.', 503), 'the dummy verification waits for a slot like any other')
+  t.equal(await busy, false)
+})

@@ -6,6 +6,7 @@
 import { Writable } from 'node:stream'
 import t, { type Test } from 'tap'
 import type { OAuth2ServerOptions, UserSource } from '../lib/index.js'
+import { reportingFailures, StoreFailure } from '../lib/errors.js'
 import { buildApp, loggedIn, type TestApp } from './fixtures/app.js'
 
 const SERVER_ERROR = { error: 'server_error', error_description: 'The server encountered an unexpected error.' }
@@ -81,4 +82,21 @@ t.test('a store method that throws a TypeError is a bug: 500', async (t) => {
   const res = await ctx.refresh(tokens.refresh_token)
   t.equal(res.statusCode, 500)
   t.same(res.json(), SERVER_ERROR)
+})
+
+t.test('reportingFailures: results pass through, sync or async; failures become StoreFailure unless bugs', async (t) => {
+  const target = {
+    limit: 3,
+    sync: (n: number) => n + 1,
+    async: async (n: number) => n * 2,
+    rejects: async () => { throw new Error('down') },
+    throwsBug: () => { throw new TypeError('bug') }
+  }
+  const wrapped = reportingFailures(target)
+  t.equal(wrapped.limit, 3)
+  t.equal(wrapped.sync(1), 2, 'a plain value is returned as it is')
+  t.equal(await wrapped.async(2), 4)
+  t.equal(wrapped.sync, wrapped.sync, 'each method is wrapped once')
+  await t.rejects(wrapped.rejects(), StoreFailure)
+  t.throws(() => wrapped.throwsBug(), TypeError)
 })

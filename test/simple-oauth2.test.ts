@@ -28,7 +28,8 @@ async function refusal (t: Test, request: Promise<unknown>): Promise<unknown> {
 
 for (const prefix of PREFIXES) {
   t.test(`prefix ${JSON.stringify(prefix)}`, async (t) => {
-    const server = await startLiveExample(t, prefix)
+    // No reuse window, so that refreshing the same token twice below is a replay that ends the login.
+    const server = await startLiveExample(t, prefix, { refreshTokenReuseInterval: 0 })
     const clients = {
       public: options(server, prefix, server.publicClientId, ''),
       confidential: options(server, prefix, server.confidential.id, server.confidential.secret)

@@ -139,7 +139,7 @@ t.test('the kit refuses what the server would refuse, and says why', async (t) =
     new TypeError('fastify-oauth2-server/testing: no client "nope" in the store'))
   const { client } = await createTestClient(store, { scopes: ['admin'] })
   await t.rejects(authenticateAs(app, { username: 'alice', clientId: client.id }),
-    new TypeError('fastify-oauth2-server/testing: the client is allowed none of the default scopes: name the scopes'))
+    new TypeError('fastify-oauth2-server/testing: No default scope is allowed for this client: ask for a scope.'))
   const admin = await authenticateAs(app, { username: 'alice', clientId: client.id, scopes: ['admin'] })
   t.equal((await app.inject({ url: '/me', headers: admin })).statusCode, 403)
 

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import type { Kysely } from 'kysely'
+import { CLEANUP_BATCH_SIZE, deleteExpired } from '../cleanup.js'
 import { createClient, rotateClientSecret } from '../clients.js'
 import { kyselyTransaction } from '../django/import.js'
 import type { GrantType, OAuth2Store } from '../store/store.js'
@@ -17,7 +18,7 @@ export interface CliIo {
 /** Thrown for a usage error: the message is printed with the command's help hint, exit code 2. */
 class UsageError extends Error {}
 
-const BATCH_SIZE = 1000
+const BATCH_SIZE = CLEANUP_BATCH_SIZE
 
 const HELP = {
   main: `Usage: fastify-oauth2-server [--db <url>] <command> [options]
@@ -51,10 +52,12 @@ Lists clients (never their secrets). --json prints {"clients": [...]}.`,
   'client delete': `Usage: fastify-oauth2-server client delete --db <url> <client_id>
 
 Deletes a client and every token issued to it.`,
-  'client rotate-secret': `Usage: fastify-oauth2-server client rotate-secret --db <url> <client_id> [--json]
+  'client rotate-secret': `Usage: fastify-oauth2-server client rotate-secret --db <url> <client_id> [--revoke-tokens] [--json]
 
 Gives a confidential client a new secret; the old one stops working at once. The new secret is printed
-this once. --json prints {"client_id": "...", "client_secret": "..."}.`,
+this once. Tokens issued to the client before keep working until they expire, unless --revoke-tokens
+(for a leaked secret) revokes them all. --json prints {"client_id": "...", "client_secret": "...",
+"revoked_tokens": N} (revoked_tokens with --revoke-tokens only).`,
   'tokens clear': `Usage: fastify-oauth2-server tokens clear --db <url>
 
 Deletes tokens that can no longer be used (access and refresh token both expired) and ended throttle
@@ -79,6 +82,7 @@ const OPTIONS = {
   'on-collision': { type: 'string' },
   'clients-and-tokens-only': { type: 'boolean' },
   'refresh-token-ttl': { type: 'string' },
+  'revoke-tokens': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -164,21 +168,28 @@ const COMMANDS: Record<string, Command> = {
 
   async 'client rotate-secret' (store, values, args, io) {
     const [id] = only(args, 1, 'client rotate-secret needs exactly one client_id') as [string]
+    const revokeTokens = values['revoke-tokens'] === true
     const secret = await rotateClientSecret(store, id)
     if (secret === null) {
       io.stderr(`error: no confidential client with id "${id}"`)
       return 1
     }
-    if (values.json === true) io.stdout(JSON.stringify({ client_id: id, client_secret: secret }))
-    else io.stdout(`client_secret: ${secret}\nStore the secret now: it is not shown again.`)
+    // As rotateClientSecret's `revokeTokens` does, here with the count to report.
+    const revoked = revokeTokens ? await store.revokeClientTokens(id, Date.now()) : 0
+    if (values.json === true) {
+      io.stdout(JSON.stringify({ client_id: id, client_secret: secret, ...(revokeTokens ? { revoked_tokens: revoked } : {}) }))
+      return 0
+    }
+    io.stdout(`client_secret: ${secret}\nStore the secret now: it is not shown again.`)
+    io.stdout(revokeTokens
+      ? `Revoked ${revoked} token record(s) issued to the client.`
+      : 'Tokens issued with the old secret stay valid until they expire (--revoke-tokens ends them).')
     return 0
   },
 
   async 'tokens clear' (store, _values, args, io) {
     only(args, 0, 'tokens clear takes no arguments')
-    const now = Date.now()
-    const tokens = await drain((limit) => store.deleteExpiredTokens(now, limit))
-    const throttles = await drain((limit) => store.deleteExpiredThrottles(now, limit))
+    const { tokens, throttles } = await deleteExpired(store, Date.now(), BATCH_SIZE)
     io.stdout(`deleted ${tokens} expired token record(s) and ${throttles} expired throttle counter(s)`)
     return 0
   },
@@ -199,16 +210,6 @@ const COMMANDS: Record<string, Command> = {
       clientsAndTokensOnly: values['clients-and-tokens-only'] === true,
       refreshTokenTtl: ttl
     }, values.json === true)
-  }
-}
-
-/** Runs a batched delete until a batch comes back short; returns the total. */
-async function drain (deleteBatch: (limit: number) => Promise<number>): Promise<number> {
-  let total = 0
-  for (;;) {
-    const deleted = await deleteBatch(BATCH_SIZE)
-    total += deleted
-    if (deleted < BATCH_SIZE) return total
   }
 }
 

@@ -1,6 +1,7 @@
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2'
 import { randomBytes } from 'node:crypto'
 import { OAuth2Error } from '../errors.js'
+import { LowPriorityPool } from './low-priority-pool.js'
 import { argon2PhcString, isDjangoPbkdf2Hash, verifyDjangoPbkdf2 } from './django-hashes.js'
 
 /** argon2id, as `Algorithm.Argon2id` (a `const enum` in @node-rs/argon2, so written out here). */
@@ -38,11 +39,17 @@ export interface HashingLimits {
   maxQueue: number
   /** Seconds a shed request is told to wait (`Retry-After`). Default `1`. */
   retryAfter: number
+  /**
+   * Hash in worker threads at the lowest OS priority (see `LowPriorityPool`) rather than in libuv's thread
+   * pool. Default: on Linux, where a thread can lower its own priority.
+   */
+  lowPriority?: boolean
 }
 
 /**
- * argon2id hashing off the event loop (libuv's thread pool) behind a bounded queue. Past the queue the
- * caller gets a 503 `temporarily_unavailable` at once, instead of piling up latency for everyone.
+ * argon2id hashing off the event loop (low-priority worker threads, or libuv's thread pool) behind a bounded
+ * queue. Past the queue the caller gets a 503 `temporarily_unavailable` at once, instead of piling up
+ * latency for everyone.
  */
 export class PasswordHasher {
   readonly #limits: HashingLimits
@@ -56,6 +63,8 @@ export class PasswordHasher {
   readonly #dummyHash: string
   readonly #argon2: Argon2Parameters
   readonly #currentPrefix: string
+  /** With `lowPriority`: the threads the hashes run on. */
+  readonly #pool: LowPriorityPool | null
 
   /** `argon2`: the pinned OWASP parameters, unless the testing kit's `testHashing` option gives others. */
   constructor (limits: HashingLimits, argon2: Argon2Parameters = ARGON2_OPTIONS) {
@@ -63,11 +72,23 @@ export class PasswordHasher {
     this.#argon2 = { ...argon2 }
     this.#currentPrefix = phcPrefix(argon2)
     this.#dummyHash = `${this.#currentPrefix}${phcBase64(randomBytes(16))}$${phcBase64(randomBytes(32))}`
+    this.#pool = limits.lowPriority === true ? new LowPriorityPool(limits.concurrency) : null
+  }
+
+  /** The low-priority threads, when hashing runs on them (for tests and diagnostics). */
+  get pool (): LowPriorityPool | null {
+    return this.#pool
+  }
+
+  /** Ends the hashing threads, if any (the plugin does it when the app closes). */
+  async close (): Promise<void> {
+    await this.#pool?.close()
   }
 
   /** Hashes a password with this hasher's argon2id parameters (the pinned ones in production). */
   async hash (password: string): Promise<string> {
-    return this.#withSlot(() => argon2Hash(password, this.#argon2))
+    const pool = this.#pool
+    return this.#withSlot(() => pool === null ? argon2Hash(password, this.#argon2) : pool.hash(password, this.#argon2))
   }
 
   /**
@@ -78,11 +99,11 @@ export class PasswordHasher {
    */
   async verify (passwordHash: string | null, password: string): Promise<boolean> {
     if (passwordHash === null) {
-      await this.#withSlot(() => safeVerify(this.#dummyHash, password))
+      await this.#withSlot(() => this.#verifyPhc(this.#dummyHash, password))
       return false
     }
     if (isDjangoPbkdf2Hash(passwordHash)) return this.#withSlot(() => verifyDjangoPbkdf2(passwordHash, password))
-    return this.#withSlot(() => safeVerify(argon2PhcString(passwordHash), password))
+    return this.#withSlot(() => this.#verifyPhc(argon2PhcString(passwordHash), password))
   }
 
   /** Whether a stored hash was made with other parameters than the current ones. */
@@ -93,6 +114,10 @@ export class PasswordHasher {
   /** Hashes waiting for a slot now (for tests and metrics). */
   get queued (): number {
     return this.#waiting.length
+  }
+
+  async #verifyPhc (phc: string, password: string): Promise<boolean> {
+    return this.#pool === null ? await safeVerify(phc, password) : await this.#pool.verify(phc, password)
   }
 
   async #withSlot<T> (work: () => Promise<T>): Promise<T> {

@@ -3,7 +3,6 @@
  * SQLite (opened read-only: never switched to WAL, never written) or PostgreSQL (one read-only
  * transaction), in one consistent snapshot, so that a Django app still running on it cannot tear the read.
  */
-import Database from 'better-sqlite3'
 import { redactUrl } from '../store/kysely/connect.js'
 
 /** Reading Django's database failed (its message names the database, without a password). */
@@ -165,6 +164,8 @@ export async function readDjango (url: string): Promise<DjangoSnapshot> {
 }
 
 async function readSqlite (path: string): Promise<DjangoSnapshot> {
+  // Loaded here, as openDatabase does: apps that never read a SQLite file never load the native addon.
+  const { default: Database } = await import('better-sqlite3')
   const db = new Database(path, { readonly: true, fileMustExist: true })
   try {
     db.exec('begin')

@@ -63,6 +63,56 @@ function errorHandler (this: FastifyInstance, error: FastifyError, request: Fast
   return sendOAuth2Error(reply, serverFailure(request, error))
 }
 
+/** JSON's whitespace (RFC 8259 §2). */
+const JSON_SPACE = new Set([0x20, 0x09, 0x0a, 0x0d])
+
+/**
+ * The first key an object of a valid JSON text repeats, or `null`. `JSON.parse` keeps the last of a
+ * repeated key, so `{"username":"a","username":"b"}` would be read as "b" where a form parser refuses a
+ * repeated parameter: the plugin refuses both. Keys are compared unescaped (`"a"` and `"\u0061"` repeat).
+ */
+export function repeatedJsonKey (text: string): string | null {
+  // One set of keys per open object, `null` per open array.
+  const open: Array<Set<string> | null> = []
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x7b) open.push(new Set())
+    else if (c === 0x5b) open.push(null)
+    else if (c === 0x7d || c === 0x5d) open.pop()
+    else if (c === 0x22) {
+      let end = i + 1
+      while (text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c ? 2 : 1
+      const keys = open.at(-1)
+      let next = end + 1
+      while (JSON_SPACE.has(text.charCodeAt(next))) next++
+      if (keys != null && text.charCodeAt(next) === 0x3a) {
+        const key = JSON.parse(text.slice(i, end + 1)) as string
+        if (keys.has(key)) return key
+        keys.add(key)
+      }
+      i = end
+    }
+  }
+  return null
+}
+
+/**
+ * The JSON parser of the plugin's routes: Fastify's own (prototype poisoning refused), then a repeated
+ * key refused as a repeated form parameter is.
+ */
+function jsonWithoutRepeatedKeys (scope: FastifyInstance): void {
+  const parse = scope.getDefaultJsonParser('error', 'error')
+  scope.removeContentTypeParser('application/json')
+  scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    parse(request, body as string, (err, value) => {
+      if (err !== null) return done(err)
+      const key = repeatedJsonKey(body as string)
+      if (key === null) return done(null, value)
+      done(new OAuth2Error('invalid_request', `The ${JSON.stringify(key.slice(0, 64))} parameter may be given only once.`), undefined)
+    })
+  })
+}
+
 /** RFC 6749 §3.2 wants the parameters in the body: a query string on these routes is refused. */
 async function refuseQueryString (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
   const q = request.url.indexOf('?')
@@ -104,6 +154,7 @@ export async function prepareContext (scope: FastifyInstance, bodyLimit: number)
   if (!scope.hasContentTypeParser(FORM)) await scope.register(formbody, { bodyLimit })
   // Only forms and JSON carry OAuth2 parameters; anything else is 415 here (not in the app's own routes).
   if (scope.hasContentTypeParser('text/plain')) scope.removeContentTypeParser('text/plain')
+  jsonWithoutRepeatedKeys(scope)
   scope.setErrorHandler(errorHandler)
   scope.addHook('onRoute', (route) => {
     route.bodyLimit ??= bodyLimit

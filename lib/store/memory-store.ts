@@ -134,6 +134,10 @@ export class MemoryStore implements OAuth2Store {
     return this.#revokeWhere((token) => token.familyId === familyId, now)
   }
 
+  async revokeClientTokens (clientId: string, now: number): Promise<number> {
+    return this.#revokeWhere((token) => token.clientId === clientId, now)
+  }
+
   async revokeUserTokens (userId: string, now: number): Promise<number> {
     return this.#revokeWhere((token) => token.userId === userId, now)
   }

@@ -179,6 +179,9 @@ export interface OAuth2Store {
   /** Marks every record of a family revoked. Returns how many records changed. */
   revokeFamily(familyId: string, now: number): Promise<number>
 
+  /** Marks every record issued to a client revoked (its secret leaked). Returns how many records changed. */
+  revokeClientTokens(clientId: string, now: number): Promise<number>
+
   /** Marks every record of a user revoked ("log out everywhere"). Returns how many records changed. */
   revokeUserTokens(userId: string, now: number): Promise<number>
 

@@ -92,15 +92,13 @@ async function userIdFor ({ options }: PluginInternals, username: string): Promi
   return (await options.store.findUserByUsernameKey(name.usernameKey) as UserRecord).id
 }
 
+/** The scopes the server would grant, never none; what it would refuse throws with its own reason. */
 function scopesFor (internals: PluginInternals, client: ClientRecord, requested: string[] | undefined): string[] {
-  let scopes: string[]
   try {
-    scopes = grantScopes(requested?.join(' '), client, internals.options)
+    return grantScopes(requested?.join(' '), client, internals.options)
   } catch (err) {
     throw new TypeError(`${KIT}: ${(err as OAuth2Error).message}`)
   }
-  if (scopes.length === 0) throw new TypeError(`${KIT}: the client is allowed none of the default scopes: name the scopes`)
-  return scopes
 }
 
 /**

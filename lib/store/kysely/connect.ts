@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import type { PgPool, SqliteHandle } from './kysely-store.js'
 import { cachingStatements } from './statement-cache.js'
@@ -27,8 +27,13 @@ export interface OpenedDatabase {
 
 const SQLITE_SCHEME = 'sqlite:'
 const ACCEPTED_FORMS = '"sqlite:<path>" (a file path, or ":memory:") or "postgres://…" / "postgresql://…"'
-/** How long a SQLite connection waits for another one's write lock before failing with SQLITE_BUSY. */
-const SQLITE_BUSY_TIMEOUT_MS = 5000
+/**
+ * How long a SQLite connection blocks, waiting for another one's write lock, before failing with
+ * SQLITE_BUSY: not at all. better-sqlite3 is synchronous, so a busy timeout would freeze every route of the
+ * process, `/ping` included, while another process (the CLI, a backup, a second instance) holds the lock;
+ * `KyselyStore` waits for the lock asynchronously instead, up to 5 s.
+ */
+const SQLITE_BUSY_TIMEOUT_MS = 0
 /**
  * SQLite's page cache per connection, in KiB (better-sqlite3's default is about 16 MiB). The bearer check
  * reads an index leaf and a table leaf per token: past a few hundred thousand tokens a small cache misses
@@ -40,7 +45,9 @@ const SQLITE_CACHE_KIB = 65_536
  * Opens a database from a URL:
  * - `sqlite:<path>`: a SQLite file through better-sqlite3 (its directory is created if missing), in WAL
  *   mode with `synchronous = NORMAL` (no fsync at each commit: a power loss may undo the last commits),
- *   waiting up to 5 s for another connection's lock, with foreign keys enforced and a page cache of up to
+ *   with no busy timeout (a statement that finds another connection's write lock fails with SQLITE_BUSY at
+ *   once, never blocking the event loop; `KyselyStore` tries again asynchronously for up to 5 s, and the
+ *   app's own queries on this instance should do the same), with foreign keys enforced and a page cache of up to
  *   64 MiB; `sqlite::memory:` for a private in-memory database. Each SQL text is prepared once (the
  *   statements of the 256 most recent texts are kept). The connection itself is returned as `sqlite`,
  *   for `KyselyStore`'s fast bearer check.
@@ -54,7 +61,7 @@ const SQLITE_CACHE_KIB = 65_536
  */
 export async function openDatabase (url: string): Promise<OpenedDatabase> {
   if (url.startsWith(SQLITE_SCHEME) && url.length > SQLITE_SCHEME.length) {
-    const database = openSqlite(url.slice(SQLITE_SCHEME.length))
+    const database = await openSqlite(url.slice(SQLITE_SCHEME.length))
     const dialect = new SqliteDialect({ database: cachingStatements(database) })
     return { db: new Kysely<any>({ dialect }), dialect: 'sqlite', sqlite: database }
   }
@@ -81,7 +88,9 @@ export function redactUrl (url: string): string {
   return parsed.href
 }
 
-function openSqlite (path: string): Database.Database {
+async function openSqlite (path: string): Promise<Database.Database> {
+  // Loaded only here: the native addon stays out of apps on PostgreSQL or the memory store.
+  const { default: Database } = await import('better-sqlite3')
   const memory = path === ':memory:'
   if (!memory) mkdirSync(dirname(resolve(path)), { recursive: true })
   const database = new Database(path)

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { Migrator, sql } from 'kysely'
-import type { CompiledQuery, Kysely } from 'kysely'
+import type { Kysely } from 'kysely'
 import type {
   AccessTokenLookup,
   AccessTokenRecord,
@@ -14,11 +14,14 @@ import type {
   TokenRecord,
   UserRecord
 } from '../store.js'
+import { openDatabase } from './connect.js'
 import { OAuth2MigrationProvider, migrationTableNames } from './migrations.js'
-import { LookupBatch } from './lookup-batch.js'
+import { bearerLookup, type AccessTokenRow, type PgPool, type SqliteHandle } from './bearer-lookup.js'
 import { TablePrefixPlugin } from './table-prefix-plugin.js'
 import { DEFAULT_TABLE_PREFIX } from './tables.js'
 import type { ClientRow, NewClientRow, NewTokenRow, NewUserRow, OAuth2Tables, TokenRow, UserRow } from './tables.js'
+
+export type { PgPool, SqliteHandle, SqliteStatement } from './bearer-lookup.js'
 
 /** Options of `KyselyStore`. */
 export interface KyselyStoreOptions {
@@ -54,55 +57,40 @@ export interface KyselyStoreOptions {
   pgPool?: PgPool
 }
 
-/** What `KyselyStore` uses of a `pg` Pool (`Pool` from `pg` fits). */
-export interface PgPool {
-  query (config: { name: string, text: string, values: unknown[] }): Promise<{ rows: unknown[] }>
-}
-
-/**
- * What `KyselyStore` uses of a better-sqlite3 `Database` (`Database` from `better-sqlite3` fits): written
- * out here so that the store's types do not depend on better-sqlite3's.
- */
-export interface SqliteHandle {
-  prepare (source: string): SqliteStatement
-  /** Whether a transaction is open on the connection. */
-  readonly inTransaction: boolean
-}
-
-/** What `KyselyStore` uses of a better-sqlite3 `Statement`. */
-export interface SqliteStatement {
-  get (...parameters: unknown[]): unknown
-  run (...parameters: unknown[]): unknown
-  raw (toggle?: boolean): unknown
-  columns (): Array<{ name: string }>
-}
-
-/**
- * A row of the bearer lookup: the columns of `AccessTokenRecord` and the user's name (null without a user:
- * the column is `not null`, so null means that the left join found no row).
- */
-type AccessTokenRow = Pick<TokenRow, 'id' | 'family_id' | 'client_id' | 'user_id' | 'scopes' | 'access_expires_at' |
-'created_at' | 'rotated_at' | 'revoked_at'> & { user__username: string | null }
-
-/** Where each column of the bearer lookup sits in a row fetched as an array. */
-type ColumnPositions = Record<keyof AccessTokenRow, number>
-
-/**
- * The bearer lookup prepared once on the raw SQLite connection, fetching arrays (cheaper than objects),
- * and the statements of the read transaction that several lookups share.
- */
-interface PreparedLookup {
-  statement: SqliteStatement
-  at: ColumnPositions
-  begin: SqliteStatement
-  commit: SqliteStatement
-}
-
 const TABLE_PREFIX_PATTERN = /^[a-z_][a-z0-9_]*$/i
 
-/** How often `migrate()` tries when another connection holds the SQLite file, and its first wait. */
-const MIGRATE_ATTEMPTS = 5
-const MIGRATE_RETRY_MS = 100
+/**
+ * How long, in all, an operation waits for another connection's SQLite write lock (the CLI, a backup, a
+ * second process), and its first and longest pauses. The waiting is asynchronous: `openDatabase` sets no
+ * busy timeout, so SQLite answers SQLITE_BUSY at once instead of blocking the event loop, and the store
+ * tries again after a pause, doubling it each time, until this much time has passed; then the error
+ * stands (a 503 at the routes).
+ */
+const BUSY_WAIT_MS = 5000
+const BUSY_FIRST_PAUSE_MS = 2
+const BUSY_LONGEST_PAUSE_MS = 100
+
+/** The store's methods that run statements through Kysely, each retried while SQLite is busy. */
+const RETRIED_METHODS = [
+  'createUser', 'findUserByUsernameKey', 'findUserById', 'updatePasswordHash', 'createClient', 'findClient',
+  'listClients', 'deleteClient', 'updateClientSecret', 'createToken', 'findByRefreshTokenHash',
+  'rotateRefreshToken', 'revokeToken', 'revokeFamily', 'revokeClientTokens', 'revokeUserTokens', 'deleteExpiredTokens',
+  'hitThrottle', 'getThrottle', 'clearThrottle', 'deleteExpiredThrottles'
+] as const satisfies ReadonlyArray<keyof OAuth2Store>
+
+/** Runs `work` until it does not fail with SQLITE_BUSY or BUSY_WAIT_MS have passed in pauses. */
+async function retryingWhileBusy<T> (work: () => Promise<T>): Promise<T> {
+  let waited = 0
+  for (let pause = BUSY_FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, BUSY_LONGEST_PAUSE_MS)) {
+    try {
+      return await work()
+    } catch (err) {
+      if (!isSqliteBusy(err) || waited >= BUSY_WAIT_MS) throw err
+    }
+    await delay(pause)
+    waited += pause
+  }
+}
 
 /** Whether `error` is SQLite's "database is locked" (`SQLITE_BUSY` and its extended codes). */
 function isSqliteBusy (error: unknown): boolean {
@@ -125,9 +113,10 @@ type ExpiringTable = keyof typeof EXPIRING_TABLES
  *
  * Every atomic operation of `OAuth2Store` is one statement or one transaction. On SQLite a transaction
  * holds the file's write lock until it commits, across turns of the event loop, so open a file once per
- * process (`openDatabase`) and share that Kysely instance. Several processes may share the file: with a
- * `busy_timeout` they wait for each other's locks. Two connections to one file on one thread cannot:
- * one waiting out the busy timeout blocks the thread, and with it the commit it waits for.
+ * process (`openDatabase`) and share that Kysely instance. Several processes may share the file: an
+ * operation that finds another's write lock (SQLITE_BUSY) is tried again after a pause, without blocking
+ * the event loop, for up to 5 s. With a connection of the app's own that has a `busy_timeout`, that
+ * timeout blocks the thread while it waits, so `openDatabase` sets none.
  */
 export class KyselyStore implements OAuth2Store {
   readonly #options: Readonly<Required<Omit<KyselyStoreOptions, 'sqlite' | 'pgPool'>>>
@@ -135,12 +124,40 @@ export class KyselyStore implements OAuth2Store {
   readonly #plainDb: Kysely<any>
   /** The same with the table prefix plugin: the store's queries name tables without their prefix. */
   readonly #db: Kysely<OAuth2Tables>
-  /** The bearer lookup, compiled once (dialect, table prefix and all); each call only binds the hash. */
-  readonly #accessTokenLookup: CompiledQuery<AccessTokenRow>
-  /** With `pgPool` or `sqlite`: the bearer lookups of each event-loop turn (or more), fetched together. */
-  readonly #lookups: LookupBatch<AccessTokenRow> | undefined
-  /** The bearer lookup prepared on `sqlite`, on first use (the tables may not exist before `migrate()`). */
-  #accessTokenStatement: PreparedLookup | undefined
+  /** The per-request bearer lookup, on the fastest path the options allow (see `bearerLookup`). */
+  readonly #findAccessToken: (accessTokenHash: string) => Promise<AccessTokenRow | undefined>
+
+  /** Whether the store opened its database itself (`KyselyStore.open`), and so closes it. */
+  #ownsDb = false
+
+  /**
+   * The one call for a store on a database URL (`sqlite:<path>` or `postgres://…`, as `openDatabase`
+   * takes): opens it, wires the store with the fast bearer-lookup handles of its driver (the `sqlite`
+   * connection or the `pgPool`), and migrates it unless `migrate: false`. The store owns this database:
+   * `close()` destroys it; `db` is the Kysely instance, for the app's own tables.
+   */
+  static async open (url: string, { tablePrefix, migrate = true }: { tablePrefix?: string, migrate?: boolean } = {}): Promise<KyselyStore> {
+    const { db, sqlite, pgPool } = await openDatabase(url)
+    try {
+      const store = new KyselyStore({ db, sqlite, pgPool, tablePrefix })
+      store.#ownsDb = true
+      if (migrate) await store.migrate()
+      return store
+    } catch (err) {
+      await db.destroy()
+      throw err
+    }
+  }
+
+  /** The Kysely instance the store runs on (the app's, or the one `KyselyStore.open` made). */
+  get db (): Kysely<any> {
+    return this.#options.db
+  }
+
+  /** Closes the database if the store opened it (`KyselyStore.open`); otherwise the app owns it, and this does nothing. */
+  async close (): Promise<void> {
+    if (this.#ownsDb) await this.#options.db.destroy()
+  }
 
   /** Checks the options; throws a `TypeError` naming a bad one. Touches no table: see `migrate()`. */
   constructor (options: KyselyStoreOptions) {
@@ -156,46 +173,17 @@ export class KyselyStore implements OAuth2Store {
       throw new TypeError('KyselyStore: option "sqlite" must be the better-sqlite3 Database under "db"')
     }
     this.#options = Object.freeze({ db, tablePrefix })
+    // Each operation is one statement or one transaction, so trying it again after SQLITE_BUSY is safe.
+    for (const name of RETRIED_METHODS) {
+      const method = (this[name] as (...args: unknown[]) => Promise<unknown>).bind(this)
+      ;(this as Record<string, unknown>)[name] = async (...args: unknown[]) => await retryingWhileBusy(() => method(...args))
+    }
     this.#plainDb = db.withoutPlugins()
     this.#db = (this.#plainDb as Kysely<OAuth2Tables>).withPlugin(new TablePrefixPlugin(tablePrefix))
     if (options.pgPool !== undefined && typeof options.pgPool?.query !== 'function') {
       throw new TypeError('KyselyStore: option "pgPool" must be the pg Pool under "db"')
     }
-    // Only what the lookup returns: every column read costs (a string made, a field parsed), and the
-    // password hash has no business on the per-request path.
-    const lookup = this.#db.selectFrom('tokens')
-      .leftJoin('users', 'users.id', 'tokens.user_id')
-      .select([
-        'tokens.id', 'tokens.family_id', 'tokens.client_id', 'tokens.user_id', 'tokens.scopes',
-        'tokens.access_expires_at', 'tokens.created_at', 'tokens.rotated_at', 'tokens.revoked_at',
-        'users.username as user__username'
-      ])
-    // cast(): with SQLite's STAT4 statistics (after ANALYZE or `PRAGMA optimize`) a bare parameter
-    // compared with an indexed column makes SQLite prepare the statement again for every new value.
-    this.#accessTokenLookup = lookup.where('tokens.access_token_hash', '=', sql<string>`cast(${''} as text)`).compile()
-    if (options.pgPool !== undefined) {
-      const pool = options.pgPool
-      // Named prepared statements, one name per table prefix since pg refuses one name for two texts. A
-      // lone lookup keeps `= $1`: PostgreSQL plans `= any($1)` for several rows, which costs it more.
-      const one = { name: `${tablePrefix}find_by_access_token_hash`, text: this.#accessTokenLookup.sql }
-      // Several rows come back in any order: each carries its hash, by which it goes back to who asked.
-      const many = {
-        name: `${tablePrefix}find_by_access_token_hashes`,
-        text: lookup.select('tokens.access_token_hash')
-          .where('tokens.access_token_hash', '=', sql<string>`any(cast(${[]} as text[]))`).compile().sql
-      }
-      // One query out at a time: under load each carries every check asked for while the one before was
-      // out (through HTTP here: about 20% less CPU per check and 40% more checks/s than a query per turn).
-      this.#lookups = new LookupBatch(async (hashes) => {
-        if (hashes.length === 1) return (await pool.query({ ...one, values: hashes })).rows as AccessTokenRow[]
-        const { rows } = await pool.query({ ...many, values: [hashes] })
-        const byHash = new Map((rows as Array<AccessTokenRow & { access_token_hash: string }>).map((row) => [row.access_token_hash, row]))
-        return hashes.map((hash) => byHash.get(hash))
-      }, { maxInFlight: 1 })
-    } else if (options.sqlite !== undefined) {
-      const sqlite = options.sqlite
-      this.#lookups = new LookupBatch((hashes) => this.#sqliteLookups(sqlite, hashes))
-    }
+    this.#findAccessToken = bearerLookup(this.#db, this.#plainDb, { tablePrefix, sqlite: options.sqlite, pgPool: options.pgPool })
   }
 
   /**
@@ -214,12 +202,10 @@ export class KyselyStore implements OAuth2Store {
       provider: new OAuth2MigrationProvider(tablePrefix),
       ...migrationTableNames(tablePrefix)
     })
-    let { error } = await migrator.migrateToLatest()
-    for (let attempt = 1; attempt < MIGRATE_ATTEMPTS && isSqliteBusy(error); attempt++) {
-      await delay(MIGRATE_RETRY_MS * attempt)
-      ;({ error } = await migrator.migrateToLatest())
-    }
-    if (error !== undefined) throw error
+    await retryingWhileBusy(async () => {
+      const { error } = await migrator.migrateToLatest()
+      if (error !== undefined) throw error
+    })
   }
 
   /** Inserts the user unless its `usernameKey` is taken (one `INSERT … ON CONFLICT DO NOTHING`). */
@@ -309,43 +295,10 @@ export class KyselyStore implements OAuth2Store {
    * rolls back has refused checks meanwhile.
    */
   async findByAccessTokenHash (accessTokenHash: string): Promise<AccessTokenLookup | null> {
-    let row: AccessTokenRow | undefined
-    if (this.#lookups !== undefined) {
-      row = await this.#lookups.find(accessTokenHash)
-    } else {
-      const result = await this.#plainDb.executeQuery<AccessTokenRow>({ ...this.#accessTokenLookup, parameters: [accessTokenHash] })
-      row = result.rows[0]
-    }
+    const row = await this.#findAccessToken(accessTokenHash)
     if (row === undefined) return null
     const user = row.user_id === null || row.user__username === null ? null : { id: row.user_id, username: row.user__username }
     return { token: rowToAccessToken(row), user }
-  }
-
-  /**
-   * The rows of `hashes` on the raw SQLite connection. In WAL mode each statement outside a transaction
-   * opens and closes a read transaction, which costs more than the indexed read: several lookups share
-   * one (one snapshot), unless the store has a transaction of its own open on the connection, which they
-   * then read inside.
-   */
-  #sqliteLookups (sqlite: SqliteHandle, hashes: string[]): Array<AccessTokenRow | undefined> {
-    const lookup = this.#accessTokenStatement ??= prepareLookup(sqlite, this.#accessTokenLookup.sql)
-    const rows: Array<AccessTokenRow | undefined> = []
-    const read = (): void => {
-      for (const hash of hashes) {
-        const values = lookup.statement.get(hash) as unknown[] | undefined
-        rows.push(values === undefined ? undefined : rowFromValues(values, lookup.at))
-      }
-    }
-    if (hashes.length === 1 || sqlite.inTransaction || !tryBegin(lookup.begin)) {
-      read()
-    } else {
-      try {
-        read()
-      } finally {
-        lookup.commit.run()
-      }
-    }
-    return rows
   }
 
   /** The record whose refresh token hashes to `refreshTokenHash`, whatever its state. */
@@ -393,19 +346,24 @@ export class KyselyStore implements OAuth2Store {
 
   /** Marks every unrevoked record of a family revoked. Returns how many changed. */
   async revokeFamily (familyId: string, now: number): Promise<number> {
-    const result = await this.#db.updateTable('tokens')
-      .set({ revoked_at: now })
-      .where('family_id', '=', familyId)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst()
-    return Number(result.numUpdatedRows)
+    return await this.#revokeWhere('family_id', familyId, now)
+  }
+
+  /** Marks every unrevoked record of a client revoked. Returns how many changed. */
+  async revokeClientTokens (clientId: string, now: number): Promise<number> {
+    return await this.#revokeWhere('client_id', clientId, now)
   }
 
   /** Marks every unrevoked record of a user revoked. Returns how many changed. */
   async revokeUserTokens (userId: string, now: number): Promise<number> {
+    return await this.#revokeWhere('user_id', userId, now)
+  }
+
+  /** Marks every unrevoked record whose `column` is `value` revoked, in one statement. */
+  async #revokeWhere (column: 'family_id' | 'client_id' | 'user_id', value: string, now: number): Promise<number> {
     const result = await this.#db.updateTable('tokens')
       .set({ revoked_at: now })
-      .where('user_id', '=', userId)
+      .where(column, '=', value)
       .where('revoked_at', 'is', null)
       .executeTakeFirst()
     return Number(result.numUpdatedRows)
@@ -537,44 +495,6 @@ function tokenToRow (token: NewToken): NewTokenRow {
     expires_at: Math.max(token.accessExpiresAt, token.refreshExpiresAt ?? token.accessExpiresAt),
     created_at: token.createdAt
   }
-}
-
-/**
- * Opens the shared read transaction, or says it could not: better-sqlite3 refuses any statement but a read
- * while an iterator is open on the connection (an app's Kysely `.stream()`, between its rows). The lookups
- * then read one by one, each in its own implicit read transaction, as a lone lookup does.
- */
-function tryBegin (begin: SqliteStatement): boolean {
-  try {
-    begin.run()
-    return true
-  } catch {
-    return false
-  }
-}
-
-function prepareLookup (sqlite: SqliteHandle, source: string): PreparedLookup {
-  const statement = sqlite.prepare(source)
-  const names = statement.columns().map((column) => column.name)
-  statement.raw(true)
-  const at = Object.fromEntries(names.map((name, i) => [name, i])) as ColumnPositions
-  return { statement, at, begin: sqlite.prepare('begin'), commit: sqlite.prepare('commit') }
-}
-
-/** A row fetched as an array, as the object the Kysely query returns (one object literal: a fixed shape). */
-function rowFromValues (v: unknown[], at: ColumnPositions): AccessTokenRow {
-  return {
-    id: v[at.id],
-    family_id: v[at.family_id],
-    client_id: v[at.client_id],
-    user_id: v[at.user_id],
-    scopes: v[at.scopes],
-    access_expires_at: v[at.access_expires_at],
-    created_at: v[at.created_at],
-    rotated_at: v[at.rotated_at],
-    revoked_at: v[at.revoked_at],
-    user__username: v[at.user__username]
-  } as AccessTokenRow
 }
 
 /** The access half of a token row (a bearer lookup's row, or a whole one). */
