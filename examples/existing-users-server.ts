@@ -4,8 +4,8 @@
  * Environment: DATABASE_FILE (default ./data/existing-users.sqlite; point it at a Django project's db.sqlite3
  * to log its users in), UPGRADE_HASHES=1 to rewrite weaker PBKDF2 hashes at login (with PBKDF2_ITERATIONS,
  * default 600000: set Django's count), PORT (3000), HOST (127.0.0.1). The file is opened as it is: not
- * switched to WAL (`openDatabase` would, for good). A file without `auth_user` gets one, with the user `django.pony` / `djangsta-secret`
- * hashed the way Django 3.2 does.
+ * switched to WAL (`openDatabase` would, for good). A file without `auth_user` gets one, with the user
+ * `django.pony` / `djangsta-secret` hashed the way Django 3.2 does.
  */
 import { pbkdf2Sync, randomBytes } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
@@ -45,10 +45,11 @@ async function seed (db: Kysely<AppDatabase>): Promise<void> {
   console.log('created auth_user with django.pony / djangsta-secret')
 }
 
-// Not openDatabase: it would switch Django's file to WAL for good. Wait for Django's write locks instead.
+// Not openDatabase: it would switch Django's file to WAL for good. Django's commits are short: wait up to 1 s
+// for one rather than answer 503 (better-sqlite3 waits synchronously: the process waits with it).
 mkdirSync(dirname(file), { recursive: true })
 const sqlite = new Database(file)
-sqlite.pragma('busy_timeout = 5000')
+sqlite.pragma('busy_timeout = 1000')
 const db = new Kysely<AppDatabase>({ dialect: new SqliteDialect({ database: sqlite }) })
 await seed(db)
 const { app, publicClientId } = await buildExistingUsersApp(db, {
