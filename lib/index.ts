@@ -22,6 +22,8 @@ export type {
   NewUser,
   OAuth2Store,
   RefreshReuse,
+  RevocationEvent,
+  RevocationKind,
   ThrottleState,
   TokenRecord,
   TokenUser,

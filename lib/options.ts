@@ -143,8 +143,9 @@ export interface OAuth2ServerOptions extends UsersOption, DecoratorOption {
    * at most `max` tokens (least recently used go first), each trusted for at most `ttl` seconds and never
    * past its expiry. A revocation made by this process (refresh rotation, reuse detection, the revocation
    * endpoint, `revokeUserTokens`) takes effect at once; one made by another server instance or the CLI
-   * takes effect here within `ttl` seconds. `true` for the defaults `{ max: 10000, ttl: 5 }`; `ttl` is at
-   * most `300`. Default `false` (off): every check asks the store.
+   * takes effect here at once too where the store reports it (`watchRevocations`: `KyselyStore.open` on
+   * PostgreSQL or SQLite), within `ttl` seconds elsewhere. `true` for the defaults `{ max: 10000, ttl: 5 }`;
+   * `ttl` is at most `300`. Default: on (`true`) where the store has `watchRevocations`, off elsewhere.
    */
   tokenCache?: Partial<TokenCacheLimits> | boolean
   /** Largest request body accepted by the plugin's routes, in bytes. Default `16384`. */
@@ -304,8 +305,13 @@ export function defaultHashingConcurrency (cpus = availableParallelism(), thread
 /** Longest `tokenCache.ttl`, in seconds: the cache is for short trust, not a second token store. */
 export const MAX_TOKEN_CACHE_TTL = 300
 
-function tokenCacheLimits (value: unknown): Readonly<TokenCacheLimits> | false {
-  if (value === undefined || value === false) return false
+/**
+ * The token cache: as asked, or by default on where the store reports other processes' revocations at once
+ * (`watchRevocations`: `KyselyStore.open` on PostgreSQL or SQLite), off elsewhere.
+ */
+function tokenCacheLimits (value: unknown, store: OAuth2Store): Readonly<TokenCacheLimits> | false {
+  if (value === undefined) return typeof store.watchRevocations === 'function' ? tokenCacheLimits(true, store) : false
+  if (value === false) return false
   const limits = object('tokenCache', value === true ? {} : value)
   return Object.freeze({
     max: integer('tokenCache.max', limits.max, 10_000, 1),
@@ -409,7 +415,7 @@ export function resolveOptions (options: OAuth2ServerOptions): ResolvedOptions {
       maxQueue: integer('hashing.maxQueue', hashing.maxQueue, 256, 0),
       retryAfter: integer('hashing.retryAfter', hashing.retryAfter, 1, 0)
     }),
-    tokenCache: tokenCacheLimits(opts.tokenCache),
+    tokenCache: tokenCacheLimits(opts.tokenCache, store),
     bodyLimit: integer('bodyLimit', opts.bodyLimit, 16_384, 256),
     cleanup: cleanupSchedule(opts.cleanup),
     now: (opts.now as (() => number) | undefined) ?? Date.now,

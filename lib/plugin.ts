@@ -50,6 +50,13 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
   }
   app.decorate('oauth2', api)
 
+  // Revocations made by other instances or the CLI reach this cache at once, where the store can tell.
+  const watch = options.store.watchRevocations
+  if (tokenCache.enabled && watch !== undefined) {
+    const stop = await watch.call(options.store, (event) => tokenCache.apply(event))
+    app.addHook('onClose', async () => { await stop() })
+  }
+
   if (options.cleanup !== null) {
     const { interval, batchSize } = options.cleanup
     const cleanup = startPeriodicCleanup(context.store, {

@@ -190,8 +190,12 @@ t.test('resolveOptions: options that are not an object, the defaults, and a froz
   for (const issuer of ['https://auth.example.com', 'https://auth.example.com/', 'https://example.com:8443/tenant', 'https://[::1]']) {
     t.equal(resolveOptions({ store, issuer }).issuer, issuer, `issuer ${issuer} kept as given`)
   }
-  // The token cache: off unless asked for; `true` or `{}` for the defaults.
+  // The token cache: off by default on a store that cannot report other processes' revocations, on with
+  // one that can; `true` or `{}` for the defaults.
   t.equal(resolved.tokenCache, false)
+  const watching = Object.assign(new MemoryStore(), { watchRevocations: async () => async () => {} })
+  t.same(resolveOptions({ store: watching }).tokenCache, { max: 10_000, ttl: 5 })
+  t.equal(resolveOptions({ store: watching, tokenCache: false }).tokenCache, false)
   t.equal(resolveOptions({ store, tokenCache: false }).tokenCache, false)
   t.same(resolveOptions({ store, tokenCache: true }).tokenCache, { max: 10_000, ttl: 5 })
   t.same(resolveOptions({ store, tokenCache: {} }).tokenCache, { max: 10_000, ttl: 5 })

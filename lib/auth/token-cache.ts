@@ -8,6 +8,7 @@
  * matching entries at once. Revocations made elsewhere (another server instance, the CLI, a direct
  * database change) reach this process when its entries expire, that is within `ttl` seconds.
  */
+import type { RevocationEvent } from '../store/store.js'
 import type { OAuth2User } from '../types.js'
 
 /** Bounds of the cache: most entries held, and seconds an entry lives. */
@@ -138,6 +139,23 @@ export class TokenCache {
     for (const [hash, { token }] of this.#entries) {
       if (token.userId === userId) this.#delete(hash, token.tokenId)
     }
+  }
+
+  /** Drops every entry of a client (its tokens revoked, or the client deleted). */
+  invalidateClient (clientId: string): void {
+    this.#epoch++
+    for (const [hash, { token }] of this.#entries) {
+      if (token.clientId === clientId) this.#delete(hash, token.tokenId)
+    }
+  }
+
+  /** Drops what a revocation made elsewhere names (`all`: everything). */
+  apply (event: RevocationEvent): void {
+    if (event.kind === 'all') this.clear()
+    else if (event.kind === 'token') this.invalidateToken(event.id)
+    else if (event.kind === 'family') this.invalidateFamily(event.id)
+    else if (event.kind === 'user') this.invalidateUser(event.id)
+    else this.invalidateClient(event.id)
   }
 
   /** Drops everything. */

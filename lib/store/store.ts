@@ -112,6 +112,15 @@ export interface RefreshReuse {
   maxExchanges: number
 }
 
+/** What a revocation ended: one token record, a family, everything of a user or of a client. */
+export type RevocationKind = 'token' | 'family' | 'user' | 'client'
+
+/**
+ * A revocation made somewhere (another server instance, the CLI), as `watchRevocations` reports it; `all`
+ * when some may have been missed and everything cached must be dropped.
+ */
+export type RevocationEvent = { kind: RevocationKind, id: string } | { kind: 'all' }
+
 /** A throttle counter: how many hits its window has seen, and when the window ends. */
 export interface ThrottleState {
   count: number
@@ -209,4 +218,12 @@ export interface OAuth2Store {
 
   /** Deletes up to `limit` throttle counters whose window ended before `now`. Returns how many. */
   deleteExpiredThrottles(now: number, limit: number): Promise<number>
+
+  /**
+   * Optional, for stores shared by several processes: calls `listener` with every revocation and rotation
+   * made through any store on the same database (other server instances, the CLI), within milliseconds,
+   * and with `{ kind: 'all' }` whenever some may have been missed (the listening connection dropped). The
+   * plugin's `tokenCache` drops what it names. Resolves once listening, to a function that stops it.
+   */
+  watchRevocations?(listener: (event: RevocationEvent) => void): Promise<() => Promise<void>>
 }

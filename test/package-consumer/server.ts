@@ -27,7 +27,8 @@ const userOnRequest: OAuth2User | null = null as AppUser | null
 void userOnRequest
 
 const store = new MemoryStore()
-const options: OAuth2ServerOptions = { store, decorator: 'account', accessTokenTtl: 600 }
+// No refresh reuse window: the script replays a rotated refresh token at once and expects it refused.
+const options: OAuth2ServerOptions = { store, decorator: 'account', accessTokenTtl: 600, refreshTokenReuseInterval: 0 }
 
 const app = Fastify()
 await app.register(oauth2, options)

@@ -8,11 +8,14 @@
  */
 import { sql, type CompiledQuery, type Kysely } from 'kysely'
 import { LookupBatch } from './lookup-batch.js'
+import type { PgListenClient } from './revocation-channel.js'
 import type { OAuth2Tables, TokenRow } from './tables.js'
 
 /** What `KyselyStore` uses of a `pg` Pool (`Pool` from `pg` fits). */
 export interface PgPool {
   query (config: { name: string, text: string, values: unknown[] }): Promise<{ rows: unknown[] }>
+  /** A connection of its own, for `watchRevocations` (`LISTEN`). */
+  connect?: () => Promise<PgListenClient>
 }
 
 /**

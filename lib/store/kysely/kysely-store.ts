@@ -10,11 +10,14 @@ import type {
   NewUser,
   OAuth2Store,
   RefreshReuse,
+  RevocationEvent,
+  RevocationKind,
   ThrottleState,
   TokenRecord,
   UserRecord
 } from '../store.js'
 import { openDatabase } from './connect.js'
+import { listenForRevocations, revocationChannel, revocationPayload } from './revocation-channel.js'
 import { OAuth2MigrationProvider, migrationTableNames } from './migrations.js'
 import { bearerLookup, type AccessTokenRow, type PgPool, type SqliteHandle } from './bearer-lookup.js'
 import { TablePrefixPlugin } from './table-prefix-plugin.js'
@@ -78,6 +81,37 @@ const RETRIED_METHODS = [
   'hitThrottle', 'getThrottle', 'clearThrottle', 'deleteExpiredThrottles'
 ] as const satisfies ReadonlyArray<keyof OAuth2Store>
 
+/** How often a SQLite store asks whether another connection has written to the file (`watchRevocations`). */
+const SQLITE_WATCH_MS = 50
+
+/**
+ * On SQLite, revocations by another process (the CLI, a second instance on the same file) cannot be named:
+ * `PRAGMA data_version` only tells that another connection committed something. Asked every
+ * SQLITE_WATCH_MS, it reports `{ kind: 'all' }` after any such commit, so a cache drops everything and
+ * refills from the file. It costs a statement every 50 ms; writes by this connection do not count.
+ */
+function watchSqliteWrites (sqlite: SqliteHandle, listener: (event: RevocationEvent) => void): () => Promise<void> {
+  const version = sqlite.prepare('pragma data_version')
+  version.raw(true)
+  const read = (): unknown => (version.get() as unknown[])[0]
+  let last = read()
+  const timer = setInterval(() => {
+    let now: unknown
+    try {
+      now = read()
+    } catch {
+      // The connection was closed under the watch (the app destroyed it first): nothing more to watch.
+      clearInterval(timer)
+      now = undefined
+    }
+    if (now === last) return
+    last = now
+    listener({ kind: 'all' })
+  }, SQLITE_WATCH_MS)
+  timer.unref()
+  return async () => { clearInterval(timer) }
+}
+
 /** Runs `work` until it does not fail with SQLITE_BUSY or BUSY_WAIT_MS have passed in pauses. */
 async function retryingWhileBusy<T> (work: () => Promise<T>): Promise<T> {
   let waited = 0
@@ -126,6 +160,17 @@ export class KyselyStore implements OAuth2Store {
   readonly #db: Kysely<OAuth2Tables>
   /** The per-request bearer lookup, on the fastest path the options allow (see `bearerLookup`). */
   readonly #findAccessToken: (accessTokenHash: string) => Promise<AccessTokenRow | undefined>
+
+  /** With `pgPool`: announces a revocation to every store listening on the database (`watchRevocations`). */
+  readonly #announce: ((kind: RevocationKind, id: string) => Promise<void>) | null = null
+
+  /**
+   * With `pgPool`: every revocation and rotation made through any `KyselyStore` on the same database and
+   * table prefix (other server instances, the CLI) reaches `listener` within milliseconds, through
+   * PostgreSQL's `LISTEN`/`NOTIFY` on a connection of its own; `{ kind: 'all' }` whenever that connection
+   * dropped (it reconnects by itself) or started, since something may have been missed.
+   */
+  readonly watchRevocations?: (listener: (event: RevocationEvent) => void) => Promise<() => Promise<void>>
 
   /** Whether the store opened its database itself (`KyselyStore.open`), and so closes it. */
   #ownsDb = false
@@ -184,6 +229,21 @@ export class KyselyStore implements OAuth2Store {
       throw new TypeError('KyselyStore: option "pgPool" must be the pg Pool under "db"')
     }
     this.#findAccessToken = bearerLookup(this.#db, this.#plainDb, { tablePrefix, sqlite: options.sqlite, pgPool: options.pgPool })
+    const pool = options.pgPool
+    if (pool !== undefined) {
+      const channel = revocationChannel(tablePrefix)
+      // After the write: an announcement that fails leaves other caches to their TTL, never the revocation undone.
+      this.#announce = async (kind, id) => {
+        await sql`select pg_notify(${channel}, ${revocationPayload(kind, id)})`.execute(this.#plainDb).catch(() => {})
+      }
+      const connect = pool.connect
+      if (typeof connect === 'function') {
+        this.watchRevocations = async (listener) => await listenForRevocations({ connect: () => connect.call(pool) }, channel, listener)
+      }
+    } else if (options.sqlite !== undefined) {
+      const sqlite = options.sqlite
+      this.watchRevocations = async (listener) => watchSqliteWrites(sqlite, listener)
+    }
   }
 
   /**
@@ -266,6 +326,9 @@ export class KyselyStore implements OAuth2Store {
       await trx.deleteFrom('tokens').where('client_id', '=', id).execute()
       const result = await trx.deleteFrom('clients').where('id', '=', id).executeTakeFirst()
       return result.numDeletedRows > 0n
+    }).then(async (deleted) => {
+      if (deleted) await this.#announce?.('client', id)
+      return deleted
     })
   }
 
@@ -332,6 +395,10 @@ export class KyselyStore implements OAuth2Store {
       if (claimed.numUpdatedRows !== 1n) return false
       await trx.insertInto('tokens').values(tokenToRow(next)).execute()
       return true
+    }).then(async (rotated) => {
+      // The rotated record's access token died: caches elsewhere must drop it.
+      if (rotated) await this.#announce?.('token', currentId)
+      return rotated
     })
   }
 
@@ -341,32 +408,36 @@ export class KyselyStore implements OAuth2Store {
       .set({ revoked_at: sql<number>`coalesce(${sql.ref('revoked_at')}, ${now})` })
       .where('id', '=', id)
       .executeTakeFirst()
-    return result.numUpdatedRows > 0n
+    if (result.numUpdatedRows === 0n) return false
+    await this.#announce?.('token', id)
+    return true
   }
 
   /** Marks every unrevoked record of a family revoked. Returns how many changed. */
   async revokeFamily (familyId: string, now: number): Promise<number> {
-    return await this.#revokeWhere('family_id', familyId, now)
+    return await this.#revokeWhere('family_id', familyId, now, 'family')
   }
 
   /** Marks every unrevoked record of a client revoked. Returns how many changed. */
   async revokeClientTokens (clientId: string, now: number): Promise<number> {
-    return await this.#revokeWhere('client_id', clientId, now)
+    return await this.#revokeWhere('client_id', clientId, now, 'client')
   }
 
   /** Marks every unrevoked record of a user revoked. Returns how many changed. */
   async revokeUserTokens (userId: string, now: number): Promise<number> {
-    return await this.#revokeWhere('user_id', userId, now)
+    return await this.#revokeWhere('user_id', userId, now, 'user')
   }
 
-  /** Marks every unrevoked record whose `column` is `value` revoked, in one statement. */
-  async #revokeWhere (column: 'family_id' | 'client_id' | 'user_id', value: string, now: number): Promise<number> {
+  /** Marks every unrevoked record whose `column` is `value` revoked, in one statement, and announces it. */
+  async #revokeWhere (column: 'family_id' | 'client_id' | 'user_id', value: string, now: number, kind: RevocationKind): Promise<number> {
     const result = await this.#db.updateTable('tokens')
       .set({ revoked_at: now })
       .where(column, '=', value)
       .where('revoked_at', 'is', null)
       .executeTakeFirst()
-    return Number(result.numUpdatedRows)
+    const changed = Number(result.numUpdatedRows)
+    if (changed > 0) await this.#announce?.(kind, value)
+    return changed
   }
 
   /**
