@@ -140,7 +140,10 @@ grep -q 'Usage: fastify-oauth2-server' <<<"$help" || fail "--help printed no usa
 created="$(cd "$app" && npx --no-install fastify-oauth2-server --db "sqlite:$scratch/cli.sqlite" client create --name cli --type public --json)" \
   || fail "fastify-oauth2-server client create failed"
 json "$created" client_id >/dev/null || fail "client create printed $created"
-step "ok: the CLI (--help, migrate, client create)"
+imported="$(cd "$app" && npx --no-install fastify-oauth2-server --db "sqlite:$scratch/cli.sqlite" import django \
+  --from "sqlite:$repo/test/fixtures/dot-1.7.sqlite3" --on-collision rename --json)" || fail "import django failed: $imported"
+grep -q '"tokens":{"created":12' <<<"$imported" || fail "import django did not bring the fixture's tokens: $imported"
+step "ok: the CLI (--help, migrate, client create, import django)"
 
 # 6. README's testing snippets, as a user of the testing kit runs them.
 step "README's testing snippets: tsc, tap, node --test"

@@ -51,16 +51,33 @@ export async function buildExampleApp (
   await app.register(oauth2, { ...options, store })
 
   app.get('/ping', { schema: pingSchema }, async () => ({ pong: true }))
-  app.get('/me', { schema: meSchema, onRequest: app.oauth2.authenticate() }, async (request, reply) => {
-    if (request.user === null) {
-      return reply.code(403).header('www-authenticate', needsUserChallenge)
-        .send({ error: 'insufficient_scope', error_description: needsUser })
-    }
-    return { id: request.user.id, username: request.user.username }
-  })
+  // DOT clients call `/me/`: both spellings answer, and the docs list one.
+  for (const [url, schema] of [['/me', meSchema], ['/me/', { ...meSchema, hide: true }]] as const) {
+    app.get(url, { schema, onRequest: app.oauth2.authenticate() }, async (request, reply) => {
+      if (request.user === null) {
+        return reply.code(403).header('www-authenticate', needsUserChallenge)
+          .send({ error: 'insufficient_scope', error_description: needsUser })
+      }
+      return { id: request.user.id, username: request.user.username }
+    })
+  }
 
   const existing = (await store.listClients()).find((c) => c.type === 'public' && c.grants.includes('password'))
   if (existing !== undefined) return { app, publicClientId: existing.id, created: false }
   const { client } = await createClient(store, { name: 'example public client', type: 'public' })
   return { app, publicClientId: client.id, created: true }
+}
+
+/**
+ * The options a DOT deployment's settings map to, from the environment: ACCESS_TOKEN_TTL (seconds, DOT's
+ * `ACCESS_TOKEN_EXPIRE_SECONDS`), SCOPES and DEFAULT_SCOPES (space- or comma-separated). Unset ones are left
+ * to the plugin's defaults; bad ones fail registration with a message naming the option.
+ */
+export function dotSettings (env: Record<string, string | undefined>): Partial<OAuth2ServerOptions> {
+  const list = (value: string): string[] => value.split(/[\s,]+/).filter((s) => s !== '')
+  const settings: Partial<OAuth2ServerOptions> = {}
+  if (env.ACCESS_TOKEN_TTL !== undefined) settings.accessTokenTtl = Number(env.ACCESS_TOKEN_TTL)
+  if (env.SCOPES !== undefined) settings.scopes = list(env.SCOPES)
+  if (env.DEFAULT_SCOPES !== undefined) settings.defaultScopes = list(env.DEFAULT_SCOPES)
+  return settings
 }

@@ -1,14 +1,17 @@
 /**
  * Runs the bring-your-own-users recipe (`existing-users.ts`): `npx tsx examples/existing-users-server.ts`.
  *
- * Environment: DATABASE_FILE (default ./data/existing-users.sqlite; point it at a copy of a Django project's
- * db.sqlite3 to log its users in), UPGRADE_HASHES=1 to store argon2id hashes at login, PORT (3000),
- * HOST (127.0.0.1). A file without `auth_user` gets one, with the user `django.pony` / `djangsta-secret`
- * hashed the way Django 3.2 does.
+ * Environment: DATABASE_FILE (default ./data/existing-users.sqlite; point it at a Django project's db.sqlite3
+ * to log its users in), UPGRADE_HASHES=1 to rewrite weaker PBKDF2 hashes at login (with PBKDF2_ITERATIONS,
+ * default 600000: set Django's count), PORT (3000), HOST (127.0.0.1). The file is opened as it is: not
+ * switched to WAL (`openDatabase` would, for good). A file without `auth_user` gets one, with the user
+ * `django.pony` / `djangsta-secret` hashed the way Django 3.2 does.
  */
 import { pbkdf2Sync, randomBytes } from 'node:crypto'
-import { sql, type Kysely } from 'kysely'
-import { openDatabase } from '../lib/index.js'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import Database from 'better-sqlite3'
+import { Kysely, SqliteDialect, sql } from 'kysely'
 import { AUTH_USER_DDL, buildExistingUsersApp, type AppDatabase } from './existing-users.js'
 
 const file = process.env.DATABASE_FILE ?? './data/existing-users.sqlite'
@@ -42,9 +45,17 @@ async function seed (db: Kysely<AppDatabase>): Promise<void> {
   console.log('created auth_user with django.pony / djangsta-secret')
 }
 
-const { db } = await openDatabase(`sqlite:${file}`)
+// Not openDatabase: it would switch Django's file to WAL for good. Django's commits are short: wait up to 1 s
+// for one rather than answer 503 (better-sqlite3 waits synchronously: the process waits with it).
+mkdirSync(dirname(file), { recursive: true })
+const sqlite = new Database(file)
+sqlite.pragma('busy_timeout = 1000')
+const db = new Kysely<AppDatabase>({ dialect: new SqliteDialect({ database: sqlite }) })
 await seed(db)
-const { app, publicClientId } = await buildExistingUsersApp(db, { upgradeHashes: process.env.UPGRADE_HASHES === '1' }, {
+const { app, publicClientId } = await buildExistingUsersApp(db, {
+  upgradeHashes: process.env.UPGRADE_HASHES === '1',
+  pbkdf2Iterations: Number(process.env.PBKDF2_ITERATIONS ?? 600_000)
+}, {
   logger: { level: process.env.LOG_LEVEL ?? 'info' }
 })
 app.addHook('onClose', async () => { await db.destroy() })

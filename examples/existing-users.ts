@@ -4,18 +4,17 @@
  * app for users through the `users` option, and keeps only its clients and tokens, in its own `oauth2_*`
  * tables of the same SQLite file.
  *
- * - Logging in reads `auth_user` and verifies Django's `pbkdf2_sha256$…` hashes; nothing is written there
- *   unless the app opts in to `upgradeHashes`, which stores an argon2id hash on the next successful login,
- *   in Django's own argon2 format (`argon2$argon2id$…`) so a Django app on the same table still reads it.
+ * - Logging in reads `auth_user` through the library's `djangoUsers` and verifies Django's hashes; nothing
+ *   is written there unless the app opts in to `upgradeHashes` (in a format Django reads: see its options).
  * - `request.user` is what `findById` selects: id, username and email; never the password hash.
  * - Inactive users (`is_active = 0`) cannot log in, and their tokens stop working, as in Django.
- * - Sign-up inserts a Django-shaped row (through `users.create`).
+ * - Sign-up inserts a Django-shaped row with Django's next integer id and a `pbkdf2_sha256` hash.
  *
  * `existing-users-server.ts` runs it; `test/existing-users.test.ts` drives it with `inject`.
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Generated, Kysely } from 'kysely'
-import oauth2, { createClient, KyselyStore, type UserSource } from '../lib/index.js'
+import oauth2, { createClient, djangoUsers, KyselyStore, type DjangoUser, type DjangoUsersOptions } from '../lib/index.js'
 
 /** Django 3.2's `auth_user` on SQLite, as its migrations create it. */
 export const AUTH_USER_DDL = 'CREATE TABLE "auth_user" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, ' +
@@ -42,90 +41,8 @@ export interface AppDatabase {
   auth_user: AuthUserTable
 }
 
-/** The user as the app's routes see it on `request.user`. */
-export interface ExistingUser {
-  id: string
-  username: string
-  email: string
-}
-
-/** The user as a login sees it: with the stored hash, which never reaches `request.user`. */
-interface LoginUser extends ExistingUser {
-  passwordHash: string
-}
-
-export interface ExistingUsersOptions {
-  /**
-   * Store an argon2id hash in `auth_user.password` at the next successful login of a user whose hash is
-   * anything else. Default `false`: the plugin never writes to the app's table at login.
-   */
-  upgradeHashes?: boolean
-}
-
-/** Django's `Argon2PasswordHasher` writes its name before the PHC string. */
-const DJANGO_ARGON2 = 'argon2'
-/** Django's ids are integers; the plugin's are strings. */
-const INTEGER_ID = /^[1-9][0-9]{0,15}$/
-
-/** The `users` option over Django's `auth_user` table. */
-export function djangoUsers (db: Kysely<AppDatabase>, options: ExistingUsersOptions = {}): UserSource<ExistingUser, LoginUser> {
-  const upgradeHashes = options.upgradeHashes === true
-  return {
-    async findByUsername (username) {
-      // Django compares usernames exactly (case-sensitive), and refuses inactive users.
-      const row = await db.selectFrom('auth_user')
-        .select(['id', 'username', 'email', 'password'])
-        .where('username', '=', username)
-        .where('is_active', '=', 1)
-        .executeTakeFirst()
-      return row === undefined ? null : { id: String(row.id), username: row.username, email: row.email, passwordHash: row.password }
-    },
-
-    async findById (id) {
-      if (!INTEGER_ID.test(id)) return null
-      const row = await db.selectFrom('auth_user')
-        .select(['id', 'username', 'email'])
-        .where('id', '=', Number(id))
-        .where('is_active', '=', 1)
-        .executeTakeFirst()
-      return row === undefined ? null : { id: String(row.id), username: row.username, email: row.email }
-    },
-
-    async verifyPassword (user, password, passwords) {
-      // The plugin reads Django's pbkdf2_sha256 and argon2 hashes, through its bounded hashing queue.
-      if (!await passwords.verify(user.passwordHash, password)) return false
-      const phc = user.passwordHash.startsWith(`${DJANGO_ARGON2}$`) ? user.passwordHash.slice(DJANGO_ARGON2.length) : user.passwordHash
-      return upgradeHashes && passwords.needsRehash(phc) ? 'rehash' : true
-    },
-
-    async updatePasswordHash (user, passwordHash) {
-      await db.updateTable('auth_user')
-        .set({ password: DJANGO_ARGON2 + passwordHash })
-        .where('id', '=', Number(user.id))
-        .execute()
-    },
-
-    async create ({ username, password }, passwords) {
-      const row = await db.insertInto('auth_user')
-        .values({
-          password: DJANGO_ARGON2 + await passwords.hash(password),
-          last_login: null,
-          is_superuser: 0,
-          username,
-          last_name: '',
-          email: '',
-          is_staff: 0,
-          is_active: 1,
-          date_joined: new Date().toISOString().replace('T', ' ').replace('Z', ''),
-          first_name: ''
-        })
-        .onConflict((oc) => oc.column('username').doNothing())
-        .returning(['id', 'username'])
-        .executeTakeFirst()
-      return row === undefined ? null : { id: String(row.id), username: row.username }
-    }
-  }
-}
+/** The user as the app's routes see it on `request.user` (`djangoUsers` returns id, username and email). */
+export type ExistingUser = DjangoUser
 
 export interface ExistingUsersApp {
   app: FastifyInstance
@@ -141,7 +58,7 @@ export interface ExistingUsersApp {
  */
 export async function buildExistingUsersApp (
   db: Kysely<AppDatabase>,
-  options: ExistingUsersOptions = {},
+  options: DjangoUsersOptions = {},
   fastifyOptions: FastifyServerOptions = {}
 ): Promise<ExistingUsersApp> {
   const store = new KyselyStore({ db })
@@ -150,7 +67,8 @@ export async function buildExistingUsersApp (
   await app.register(oauth2, { store, users: djangoUsers(db, options) })
 
   // request.user is the ExistingUser findById returned (declare its shape once to have it typed).
-  app.get('/me', { onRequest: app.oauth2.authenticate() }, async (request) => request.user)
+  // DOT clients call `/me/`; both spellings answer.
+  for (const url of ['/me', '/me/']) app.get(url, { onRequest: app.oauth2.authenticate() }, async (request) => request.user)
 
   const existing = (await store.listClients()).find((c) => c.type === 'public' && c.grants.includes('password'))
   const publicClientId = existing?.id ?? (await createClient(store, { name: 'existing-users example', type: 'public' })).client.id

@@ -5,10 +5,12 @@
  * HOST (127.0.0.1), LOG_LEVEL (info), THROTTLE (`off` disables the brute-force defence: for load tests and
  * black-box test runs only), REFRESH_TOKEN_REUSE_INTERVAL (seconds; the plugin's default, 5, when unset),
  * CONNECTION_TIMEOUT (seconds a connection may sit idle, 10) and REQUEST_TIMEOUT (seconds to receive a whole
- * request, 30): without them a client that sends half a request holds its connection open forever.
+ * request, 30): without them a client that sends half a request holds its connection open forever;
+ * ACCESS_TOKEN_TTL (seconds; 36000 answers as DOT did), SCOPES and DEFAULT_SCOPES (space- or
+ * comma-separated, e.g. `read write groups`).
  */
 import { KyselyStore, logRedactPaths, logSerializers, redactUrl } from '../lib/index.js'
-import { buildExampleApp } from './app.js'
+import { buildExampleApp, dotSettings } from './app.js'
 import { registerBrowserDemo } from './browser-demo.js'
 
 const databaseUrl = process.env.DATABASE_URL ?? 'sqlite:./data/oauth2.sqlite'
@@ -32,7 +34,7 @@ function seconds (name: string, fallback: number | undefined): number | undefine
 // THROTTLE=off turns the brute-force defence off: for load tests and black-box test runs only.
 const throttle = process.env.THROTTLE === 'off' ? false : undefined
 const refreshTokenReuseInterval = seconds('REFRESH_TOKEN_REUSE_INTERVAL', undefined)
-const { app, publicClientId, created } = await buildExampleApp(store, { throttle, refreshTokenReuseInterval }, {
+const { app, publicClientId, created } = await buildExampleApp(store, { throttle, refreshTokenReuseInterval, ...dotSettings(process.env) }, {
   // No secret in a log line: no query strings, no headers, and redaction for anything logging them.
   logger: { level: process.env.LOG_LEVEL ?? 'info', serializers: logSerializers, redact: [...logRedactPaths] },
   // A connection idle this long is closed, and a request must arrive whole within requestTimeout: a client

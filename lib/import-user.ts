@@ -22,6 +22,12 @@ export interface ImportedUser {
 
 const ARGON2_PHC = /^\$argon2(id|i|d)\$/
 
+/** Whether the plugin can verify a password against this stored hash (what `importUser` accepts). */
+export function isReadableHash (passwordHash: unknown): passwordHash is string {
+  return typeof passwordHash === 'string' &&
+    (parseDjangoPbkdf2Hash(passwordHash) !== null || ARGON2_PHC.test(argon2PhcString(passwordHash)))
+}
+
 /**
  * Adds a user from another system (a Django `auth_user` row, say) to a store, keeping its password hash so
  * the user logs in with the same password. Resolves to the new user, or `null` when the username is taken
@@ -36,9 +42,7 @@ export async function importUser (store: OAuth2Store, user: ImportedUser): Promi
     throw new TypeError(`importUser: ${(err as OAuth2Error).message}`)
   }
   const { passwordHash } = user
-  const readable = typeof passwordHash === 'string' &&
-    (parseDjangoPbkdf2Hash(passwordHash) !== null || ARGON2_PHC.test(argon2PhcString(passwordHash)))
-  if (!readable) {
+  if (!isReadableHash(passwordHash)) {
     throw new TypeError(`importUser: the password hash of "${name.username}" is neither Django's pbkdf2_sha256 or argon2 nor an argon2 PHC string`)
   }
   return await store.createUser({

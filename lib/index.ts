@@ -43,6 +43,18 @@ export { openDatabase, redactUrl, type DatabaseDialect, type OpenedDatabase } fr
 export { checkRedirectUri, createClient, rotateClientSecret, type CreatedClient, type NewClientOptions, type RotateSecretOptions } from './clients.js'
 export type { AppUser, NewAppUser, PasswordTools, PasswordVerdict, UserSource } from './auth/user-source.js'
 export { importUser, type ImportedUser } from './import-user.js'
+export {
+  importFromDjango,
+  kyselyTransaction,
+  type CollisionRemedy,
+  type DjangoImportOptions,
+  type DjangoImportReport,
+  type ImportCounts,
+  type ImportSkip,
+  type StoreTransaction,
+  type UsernameCollision
+} from './django/import.js'
+export { djangoUsers, type DjangoLoginUser, type DjangoUser, type DjangoUsersOptions } from './django/users.js'
 
 /**
  * The fastify-oauth2-server plugin: `app.register(oauth2, { store })`. Registers the token and sign-up

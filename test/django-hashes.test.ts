@@ -18,10 +18,7 @@ import {
 } from '../lib/crypto/django-hashes.js'
 import { PasswordHasher } from '../lib/crypto/passwords.js'
 import { OAuth2Error } from '../lib/errors.js'
-import Database from 'better-sqlite3'
-import { AUTH_USER_DDL } from '../examples/existing-users.js'
-import { importFromDjango } from '../examples/import-from-django.js'
-import { basic, buildApp } from './fixtures/app.js'
+import { buildApp } from './fixtures/app.js'
 
 interface Vector { password: string, salt: string, iterations: number, note: string, encoded: string }
 const FIXTURE = new URL('./fixtures/django-hashes.json', import.meta.url)
@@ -184,78 +181,4 @@ t.test('the committed vectors are what the script makes (when python3 is here)',
   t.ok(await verifyDjangoPbkdf2(fresh, 'fresh-pony-secret'))
   const usage = await run('--help').catch((err: unknown) => err)
   t.match(usage, { code: 2, stderr: /Usage:/ })
-})
-
-/** Django OAuth Toolkit 1.7's application table on SQLite, as its migrations create it. */
-const DOT_APPLICATION_DDL = 'CREATE TABLE "oauth2_provider_application" ("id" integer NOT NULL PRIMARY KEY AUTOINCREMENT, ' +
-  '"client_id" varchar(100) NOT NULL UNIQUE, "redirect_uris" text NOT NULL, "client_type" varchar(32) NOT NULL, ' +
-  '"client_secret" varchar(255) NOT NULL, "name" varchar(255) NOT NULL, "user_id" integer NULL REFERENCES "auth_user" ("id") ' +
-  'DEFERRABLE INITIALLY DEFERRED, "skip_authorization" bool NOT NULL, "created" datetime NOT NULL, "updated" datetime NOT NULL, ' +
-  '"algorithm" varchar(5) NOT NULL, "authorization_grant_type" varchar(32) NOT NULL)'
-
-t.test('the import recipe moves a DOT project\'s users and clients; its apps and users log in unchanged', async (t) => {
-  const django = new Database(':memory:')
-  t.teardown(() => django.close())
-  django.exec(AUTH_USER_DDL)
-  django.exec(DOT_APPLICATION_DDL)
-  const addUser = django.prepare(`insert into auth_user (password, last_login, is_superuser, username, last_name, email,
-    is_staff, is_active, date_joined, first_name) values (?, null, 0, ?, '', '', 0, ?, ?, '')`)
-  addUser.run('!unusable0123456789abcdefghijklmnopqrstu', 'admin', 1, '2015-06-01 12:00:00.000000')
-  addUser.run(PONY.encoded, 'django.pony', 1, '2015-06-01 12:00:00.357875')
-  addUser.run(VECTORS[2]!.encoded, 'Django.Pony', 1, '2015-06-02 12:00:00')
-  addUser.run(PONY.encoded, 'retired', 0, '2015-06-03 12:00:00')
-  addUser.run('sha1$salt$0123456789abcdef0123456789abcdef01234567', 'ancient', 1, 'not a date')
-  const addApp = django.prepare(`insert into oauth2_provider_application (client_id, redirect_uris, client_type, client_secret,
-    name, user_id, skip_authorization, created, updated, algorithm, authorization_grant_type)
-    values (?, '', ?, ?, ?, 1, 0, '2015-06-01', '2015-06-01', '', ?)`)
-  const dotSecret = 'VhACfyLHDZsKtLYF3482SUsE3ILrhupN8Byiee5tQ5eh0n1jqmif2HcjZvX2kDbiUlX914yyLXhubPRuKrJ0W3DeqKgAHyK8a4BgaGLY6RVikh3TAnnhLW3xwelkucjL'
-  addApp.run('H1TudIfghpcbIuP1MdAXh94h4nn90TpqK9k5Bf7o', 'public', 'xyIqj99BE1t6joihjX2u0LNfokGetFYs', 'public', 'password')
-  addApp.run('VwQx2fwfJXcqHsrYwFwPxJo1RPksaiDwei5K3DsK', 'confidential', dotSecret, 'confidential', 'password')
-  addApp.run('erpb16G577fDd3zN1OAx2uD4shFKQNTALJu8qhfe', 'confidential', dotSecret, '', 'client-credentials')
-  addApp.run('dot2hashedsecretclient000000000000000000', 'confidential', PONY.encoded, 'dot 2', 'password')
-  addApp.run('webappwithauthorizationcode0000000000000', 'confidential', dotSecret, 'web', 'authorization-code')
-  addApp.run('publicclientcredentials00000000000000000', 'public', dotSecret, 'odd', 'client-credentials')
-
-  const store = new MemoryStore()
-  const report = await importFromDjango(django, store)
-  t.equal(report.users, 1)
-  t.equal(report.clients, 4)
-  t.same(report.skipped, [
-    'user 3 "Django.Pony": the username is taken (unique case-insensitively here)',
-    'user 5 "ancient": importUser: the password hash of "ancient" is neither Django\'s pbkdf2_sha256 or argon2 nor an argon2 PHC string',
-    'client webappwithauthorizationcode0000000000000: the confidential authorization-code grant is not served here',
-    'client publicclientcredentials00000000000000000: the public client-credentials grant is not served here'
-  ])
-  t.equal(report.newSecrets.length, 1)
-  t.equal(report.newSecrets[0]!.clientId, 'dot2hashedsecretclient000000000000000000')
-  t.notMatch(JSON.stringify(report), dotSecret, 'no secret of DOT\'s in the report')
-  t.notMatch(JSON.stringify(report), PONY.encoded, 'nor a password hash')
-
-  t.match(await store.findUserById('2'), { username: 'django.pony', passwordHash: PONY.encoded, createdAt: Date.UTC(2015, 5, 1, 12, 0, 0, 357) })
-  t.equal(await store.findUserByUsernameKey('retired'), null, 'an inactive user is left behind')
-  t.equal(await store.findUserByUsernameKey('admin'), null, 'so is an unusable password')
-  t.match(await store.findClient('erpb16G577fDd3zN1OAx2uD4shFKQNTALJu8qhfe'), {
-    name: 'erpb16G577fDd3zN1OAx2uD4shFKQNTALJu8qhfe', type: 'confidential', grants: ['client_credentials']
-  })
-  t.match(await store.findClient('H1TudIfghpcbIuP1MdAXh94h4nn90TpqK9k5Bf7o'), { type: 'public', secretHash: null, grants: ['password', 'refresh_token'] })
-
-  // The DOT clients and the Django user, unchanged, against the plugin.
-  const ctx = await buildApp(t, { store })
-  const form = { 'content-type': 'application/x-www-form-urlencoded' }
-  const login = 'grant_type=password&username=django.pony&password=djangsta-secret'
-  const asPublic = await ctx.app.inject({ method: 'POST', url: '/o/token/', headers: form, payload: `${login}&client_id=H1TudIfghpcbIuP1MdAXh94h4nn90TpqK9k5Bf7o` })
-  t.equal(asPublic.statusCode, 200, asPublic.body)
-  const asConfidential = await ctx.app.inject({ method: 'POST', url: '/o/token/', headers: { ...form, authorization: basic('VwQx2fwfJXcqHsrYwFwPxJo1RPksaiDwei5K3DsK', dotSecret) }, payload: login })
-  t.equal(asConfidential.statusCode, 200, 'a DOT 1.x secret still works')
-  const service = await ctx.app.inject({ method: 'POST', url: '/o/token/', headers: { ...form, authorization: basic('erpb16G577fDd3zN1OAx2uD4shFKQNTALJu8qhfe', dotSecret) }, payload: 'grant_type=client_credentials' })
-  t.equal(service.statusCode, 200)
-  const rotated = report.newSecrets[0]!
-  const withNew = await ctx.app.inject({ method: 'POST', url: '/o/token/', headers: { ...form, authorization: basic(rotated.clientId, rotated.clientSecret) }, payload: login })
-  t.equal(withNew.statusCode, 200, 'a DOT ≥ 2.0 client works with its new secret')
-  t.match((await ctx.store.findUserById('2'))!.passwordHash, CURRENT_ARGON2ID, 'upgraded at the first login')
-
-  const again = await importFromDjango(django, store)
-  t.match(again, { users: 0, clients: 0, newSecrets: [] }, 'a second run imports nothing twice')
-  t.match(again.skipped, ['user 2 "django.pony": the username is taken (unique case-insensitively here)'])
-  t.ok(again.skipped.includes('client H1TudIfghpcbIuP1MdAXh94h4nn90TpqK9k5Bf7o: already imported'))
 })

@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs'
 import { sql, type Kysely } from 'kysely'
 import t, { type Test } from 'tap'
 import {
+  djangoUsers,
   openDatabase,
+  type DjangoUsersOptions,
   type AppUser,
   type OAuth2ServerOptions,
   type PasswordTools,
@@ -15,6 +17,7 @@ import {
   type UserSource
 } from '../lib/index.js'
 import { hashToken } from '../lib/crypto/tokens.js'
+import { verifyDjangoPbkdf2 } from '../lib/crypto/django-hashes.js'
 import { AUTH_USER_DDL, buildExistingUsersApp, type AppDatabase } from '../examples/existing-users.js'
 import { basic, buildApp, type TestApp } from './fixtures/app.js'
 import { forEachStore } from './fixtures/stores.js'
@@ -53,7 +56,7 @@ interface DjangoFixture {
 }
 
 /** A SQLite database as a Django project leaves it (auth_user and its users), and the example app on it. */
-async function djangoProject (t: Test, upgradeHashes = false): Promise<DjangoFixture> {
+async function djangoProject (t: Test, users: DjangoUsersOptions = {}): Promise<DjangoFixture> {
   const { db } = await openDatabase('sqlite::memory:')
   t.teardown(async () => await db.destroy())
   await sql.raw(AUTH_USER_DDL).execute(db)
@@ -64,7 +67,7 @@ async function djangoProject (t: Test, upgradeHashes = false): Promise<DjangoFix
     { ...row, username: 'jürgen', password: DJANGO_UNICODE.encoded, email: 'j@example.com', is_active: 1 },
     { ...row, username: 'admin', password: '!unusablepasswordmarker1234567890', email: '', is_active: 1, is_superuser: 1 }
   ]).execute()
-  const app = await buildExistingUsersApp(db as Kysely<AppDatabase>, { upgradeHashes })
+  const app = await buildExistingUsersApp(db as Kysely<AppDatabase>, users)
   t.teardown(() => app.app.close())
   const form = async (payload: Record<string, string>): Promise<any> => await app.app.inject({
     method: 'POST', url: '/o/token/', headers: FORM, payload: new URLSearchParams(payload).toString()
@@ -89,6 +92,8 @@ t.test('the example: an existing Django account logs in, calls /me and refreshes
   t.match(tokens, { token_type: 'Bearer', scope: 'read write' })
   const profile = await me(tokens.access_token)
   t.equal(profile.statusCode, 200)
+  const slash = await project.app.app.inject({ url: '/me/', headers: { authorization: `Bearer ${tokens.access_token}` } })
+  t.same(slash.json(), profile.json(), 'DOT clients call /me/')
   t.same(profile.json(), { id: '1', username: 'django.pony', email: 'pony@example.com' }, 'the app\'s user, without its hash')
 
   const refreshed = await form({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: project.app.publicClientId })
@@ -134,8 +139,8 @@ t.test('the example: an existing Django account logs in, calls /me and refreshes
   t.equal((await restarted.store.listClients()).length, 1)
 })
 
-t.test('the example with upgradeHashes: only the logged-in user\'s hash changes, to argon2id in Django\'s format', async (t) => {
-  const { db, login } = await djangoProject(t, true)
+t.test('the example with upgradeHashes and hashFormat argon2: only the logged-in user\'s hash changes, to argon2id in Django\'s format', async (t) => {
+  const { db, login } = await djangoProject(t, { upgradeHashes: true, hashFormat: 'argon2' })
   const before = await dumpAuthUser(db) as { rows: Array<Record<string, string>> }
 
   t.equal((await login('django.pony', 'wrong-password')).statusCode, 400)
@@ -162,8 +167,9 @@ t.test('the example signs users up into auth_user through users.create', async (
   t.same(created.json(), { id: '5', username: 'new.pony' })
   const row = await db.selectFrom('auth_user').selectAll().where('id', '=', 5).executeTakeFirstOrThrow()
   t.match(row, { username: 'new.pony', is_active: 1, is_staff: 0, is_superuser: 0, email: '', last_login: null })
-  t.match(row.password, /^argon2\$argon2id\$v=19\$m=19456,t=2,p=1\$/)
-  t.match(row.date_joined, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}$/)
+  t.match(row.password, /^pbkdf2_sha256\$600000\$[A-Za-z0-9]{22}\$[A-Za-z0-9+/]{43}=$/, 'a hash every Django reads')
+  t.ok(await verifyDjangoPbkdf2(row.password, 'new-pony-secret'))
+  t.match(row.date_joined, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\+00:00$/)
   const res = await login('new.pony', 'new-pony-secret')
   t.equal(res.statusCode, 200)
   t.same((await me(res.json().access_token)).json(), { id: '5', username: 'new.pony', email: '' })
@@ -178,7 +184,6 @@ t.test('the example signs users up into auth_user through users.create', async (
 
 t.test('the example finds nobody by an id that is not one of Django\'s', async (t) => {
   const { db } = await djangoProject(t)
-  const { djangoUsers } = await import('../examples/existing-users.js')
   const users = djangoUsers(db)
   for (const id of ['0', '01', '1.0', 'x', '', '99999999999999999']) t.equal(await users.findById(id), null, id)
   t.same(await users.findById('1'), { id: '1', username: 'django.pony', email: 'pony@example.com' })

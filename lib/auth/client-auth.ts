@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { OAuth2Error } from '../errors.js'
-import { secretMatches } from '../crypto/tokens.js'
+import { isDjangoPbkdf2Hash, verifyDjangoPbkdf2 } from '../crypto/django-hashes.js'
+import { hashToken, secretMatches } from '../crypto/tokens.js'
 import type { ClientRecord, OAuth2Store } from '../store/store.js'
 
 /** The client parameters a form or JSON body may carry. */
@@ -89,6 +90,19 @@ export async function authenticateClient (
     return client
   }
   if (credentials.clientSecret === null || client.secretHash === null) throw failed
+  if (isDjangoPbkdf2Hash(client.secretHash)) return await upgradeDjangoSecret(store, client, credentials.clientSecret, failed)
   if (!secretMatches(credentials.clientSecret, client.secretHash)) throw failed
   return client
+}
+
+/**
+ * A secret DOT ≥ 2.0 hashed with Django's PBKDF2, brought over by `importFromDjango`: checked with
+ * Django's hasher once, then stored as its SHA-256 like every other secret (a PBKDF2 per request is too
+ * costly for client authentication).
+ */
+async function upgradeDjangoSecret (store: OAuth2Store, client: ClientRecord, secret: string, failed: OAuth2Error): Promise<ClientRecord> {
+  if (!await verifyDjangoPbkdf2(client.secretHash as string, secret)) throw failed
+  const secretHash = hashToken(secret)
+  await store.updateClientSecret(client.id, secretHash)
+  return { ...client, secretHash }
 }

@@ -1,9 +1,12 @@
 import { parseArgs } from 'node:util'
+import type { Kysely } from 'kysely'
 import { CLEANUP_BATCH_SIZE, deleteExpired } from '../cleanup.js'
 import { createClient, rotateClientSecret } from '../clients.js'
+import { kyselyTransaction } from '../django/import.js'
 import type { GrantType, OAuth2Store } from '../store/store.js'
 import { openDatabase, redactUrl } from '../store/kysely/connect.js'
 import { KyselyStore } from '../store/kysely/kysely-store.js'
+import { IMPORT_DJANGO_HELP, runImportDjango } from './import-django.js'
 
 /** Where the CLI writes, and what it reads from the environment; injectable for tests. */
 export interface CliIo {
@@ -28,6 +31,7 @@ Commands:
   client rotate-secret <id>
                           give a confidential client a new secret (printed once)
   tokens clear            delete expired tokens, codes and sessions, in batches
+  import django           bring users, clients and live tokens over from Django OAuth Toolkit
 
 Options:
   --db <url>              sqlite:<path> or postgres://user:pass@host/db (default: $DATABASE_URL)
@@ -60,7 +64,8 @@ this once. Tokens issued to the client before keep working until they expire, un
   'tokens clear': `Usage: fastify-oauth2-server tokens clear --db <url>
 
 Deletes tokens that can no longer be used (access and refresh token both expired), ended throttle
-counters, and expired authorization codes and sessions, in batches of ${BATCH_SIZE}.`
+counters, and expired authorization codes and sessions, in batches of ${BATCH_SIZE}.`,
+  'import django': IMPORT_DJANGO_HELP
 } as const satisfies Record<string, string>
 
 function help (name: string): string {
@@ -77,13 +82,18 @@ const OPTIONS = {
   'redirect-uri': { type: 'string', multiple: true },
   consent: { type: 'boolean' },
   json: { type: 'boolean' },
+  from: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  'on-collision': { type: 'string' },
+  'clients-and-tokens-only': { type: 'boolean' },
+  'refresh-token-ttl': { type: 'string' },
   'revoke-tokens': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS, allowPositionals: true }>>['values']
 
-type Command = (store: OAuth2Store & { migrate?: () => Promise<void> }, values: Values, args: string[], io: CliIo) => Promise<number>
+type Command = (store: OAuth2Store & { migrate?: () => Promise<void> }, values: Values, args: string[], io: CliIo, db: Kysely<any>) => Promise<number>
 
 function only (args: string[], count: number, usage: string): string[] {
   if (args.length !== count) throw new UsageError(usage)
@@ -193,6 +203,24 @@ const COMMANDS: Record<string, Command> = {
     io.stdout(`deleted ${tokens} expired token record(s) and ${throttles} expired throttle counter(s)`)
     io.stdout(`deleted ${codesAndSessions} expired authorization code(s) and session(s)`)
     return 0
+  },
+
+  async 'import django' (store, values, args, io, db) {
+    only(args, 0, 'import django takes options only')
+    if (values.from === undefined) throw new UsageError('--from is required')
+    const onCollision = values['on-collision'] ?? 'refuse'
+    if (onCollision !== 'rename' && onCollision !== 'refuse') throw new UsageError('--on-collision must be "rename" or "refuse"')
+    const ttl = values['refresh-token-ttl'] === undefined ? undefined : Number(values['refresh-token-ttl'])
+    if (ttl !== undefined && !(Number.isSafeInteger(ttl) && ttl > 0)) throw new UsageError('--refresh-token-ttl must be a positive number of seconds')
+    return await runImportDjango(io, {
+      from: values.from,
+      store,
+      transaction: kyselyTransaction(db, values['table-prefix']),
+      dryRun: values['dry-run'] === true,
+      onCollision,
+      clientsAndTokensOnly: values['clients-and-tokens-only'] === true,
+      refreshTokenTtl: ttl
+    }, values.json === true)
   }
 }
 
@@ -244,7 +272,7 @@ export async function runCli (argv: string[], io: CliIo): Promise<number> {
   let code: number
   try {
     const store = new KyselyStore({ db, tablePrefix: values['table-prefix'] })
-    code = await (COMMANDS[command.name] as Command)(store, values, command.args, io)
+    code = await (COMMANDS[command.name] as Command)(store, values, command.args, io, db)
   } catch (err) {
     const usage = err instanceof UsageError
     io.stderr(usage ? `error: ${err.message}\n\n${help(command.name)}` : `error: ${describeFailure(err, url)}`)

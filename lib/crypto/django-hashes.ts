@@ -4,7 +4,7 @@
  * `argon2$argon2id$…` (`Argon2PasswordHasher`: `argon2` before a PHC string). The plugin verifies these and
  * re-hashes the password to argon2id (a plain PHC string) on the first successful login.
  */
-import { pbkdf2, timingSafeEqual } from 'node:crypto'
+import { pbkdf2, randomInt, timingSafeEqual } from 'node:crypto'
 import { promisify } from 'node:util'
 
 const pbkdf2Async = promisify(pbkdf2)
@@ -69,4 +69,20 @@ export async function verifyDjangoPbkdf2 (encoded: string, password: string): Pr
   // Django encodes both the password and the salt as UTF-8 (`force_bytes`), as Node does with strings.
   const derived = await pbkdf2Async(password, parsed.salt, parsed.iterations, KEY_BYTES, 'sha256')
   return timingSafeEqual(derived, parsed.key)
+}
+
+/** Django's salt alphabet (`RANDOM_STRING_CHARS`) and length (22 characters, about 131 bits, since 3.1). */
+const SALT_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+const SALT_LENGTH = 22
+
+/**
+ * Hashes a password as Django's `PBKDF2PasswordHasher` does, `pbkdf2_sha256$<iterations>$<salt>$<base64>`,
+ * off the event loop: for an app sharing `auth_user` with a running Django, which reads this format with or
+ * without optional libraries (and re-hashes it when its own iteration count differs).
+ */
+export async function hashDjangoPbkdf2 (password: string, iterations: number): Promise<string> {
+  let salt = ''
+  for (let i = 0; i < SALT_LENGTH; i++) salt += SALT_CHARS[randomInt(SALT_CHARS.length)]
+  const key = await pbkdf2Async(password, salt, iterations, KEY_BYTES, 'sha256')
+  return `${DJANGO_PBKDF2_ALGORITHM}$${iterations}$${salt}$${key.toString('base64')}`
 }
