@@ -80,6 +80,27 @@ t.test('a failing cleanup run is logged, and the next one runs', async (t) => {
   t.match(logged.join(''), /the periodic cleanup failed/)
 })
 
+t.test('a run that takes longer than the interval is not overlapped', async (t) => {
+  const store = new MemoryStore()
+  let running = 0
+  let most = 0
+  let runs = 0
+  store.deleteExpiredTokens = async () => {
+    running++
+    most = Math.max(most, running)
+    await delay(2200)
+    running--
+    runs++
+    return 0
+  }
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(oauth2, { store, cleanup: { interval: 1 } })
+  await app.ready()
+  while (runs < 1) await delay(50)
+  t.equal(most, 1, 'one run at a time, though the timer fired meanwhile')
+})
+
 t.test('cleanup options are checked', async (t) => {
   for (const cleanup of [{}, { interval: 0 }, { interval: 1, batchSize: 0 }, 'often']) {
     const app = Fastify()

@@ -120,17 +120,14 @@ function watchSqliteWrites (sqlite: SqliteHandle, listener: (event: RevocationEv
 }
 
 /** Runs `work` until it does not fail with SQLITE_BUSY or BUSY_WAIT_MS have passed in pauses. */
-async function retryingWhileBusy<T> (work: () => Promise<T>): Promise<T> {
-  let waited = 0
-  for (let pause = BUSY_FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, BUSY_LONGEST_PAUSE_MS)) {
-    try {
-      return await work()
-    } catch (err) {
-      if (!isSqliteBusy(err) || waited >= BUSY_WAIT_MS) throw err
-    }
-    await delay(pause)
-    waited += pause
+async function retryingWhileBusy<T> (work: () => Promise<T>, waited = 0, pause = BUSY_FIRST_PAUSE_MS): Promise<T> {
+  try {
+    return await work()
+  } catch (err) {
+    if (!isSqliteBusy(err) || waited >= BUSY_WAIT_MS) throw err
   }
+  await delay(pause)
+  return await retryingWhileBusy(work, waited + pause, Math.min(pause * 2, BUSY_LONGEST_PAUSE_MS))
 }
 
 /** Whether `error` is SQLite's "database is locked" (`SQLITE_BUSY` and its extended codes). */
