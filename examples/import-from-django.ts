@@ -99,6 +99,8 @@ export async function importFromDjango (django: BetterSqlite3.Database, store: O
       scopes: [],
       redirectUris: [],
       requireConsent: false,
+      refreshCookie: false,
+      origins: [],
       createdAt: Date.now()
     })
     report.clients++
