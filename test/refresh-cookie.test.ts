@@ -76,7 +76,9 @@ t.test('login, refresh through the cookie, rotation, and the reuse rules unchang
   t.equal((await ctx.me(login.json().access_token)).statusCode, 401, 'the old access token is dead')
 
   // Explicit refresh_token in the body still works for the client (from its origin, as JSON).
-  const explicit = await token(ctx, { grant_type: 'refresh_token', client_id: clientId, refresh_token: second.value })
+  const empty = await token(ctx, { grant_type: 'refresh_token', client_id: clientId, refresh_token: '' }, { cookie: second.pair })
+  t.equal(empty.statusCode, 200, 'an empty refresh_token parameter: the cookie')
+  const explicit = await token(ctx, { grant_type: 'refresh_token', client_id: clientId, refresh_token: cookieOf(empty).value })
   t.equal(explicit.statusCode, 200)
   // Replaying the first cookie after the reuse window ends the family, as for any client.
   ctx.advance(120)
@@ -173,7 +175,7 @@ t.test('with a prefix the cookie is scoped to the prefixed route; an app may reg
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register((await import('@fastify/cors')).default, { origin: 'https://other.example' })
-  await app.register(oauth2, { store, prefix: '/auth' })
+  await app.register(oauth2, { store, prefix: '/auth', routes: { token: '/o/token' } })
   await app.ready()
   await app.inject({ method: 'POST', url: '/auth/sign_up/', payload: { username: 'pony', password: 'djangsta-secret' } })
   const clientId = await cookieClient(store)

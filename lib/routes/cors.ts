@@ -41,8 +41,8 @@ export function withBrowserCors (
   allowed: OriginCheck,
   add: (scope: FastifyInstance, url: string, relative: string) => void
 ): void {
-  const base = refreshCookiePath(path)
-  const prefix = base === '/' ? '' : base
+  // The route's path without its trailing slash; '' for a route at '/'.
+  const prefix = refreshCookiePath(path).replace(/^\/$/, '')
   const urls = routePaths(app, path)
   void app.register(async (scope) => {
     // An app-wide @fastify/cors already answers on every route (and a second one cannot register): the
