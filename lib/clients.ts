@@ -16,6 +16,16 @@ export interface NewClientOptions {
   redirectUris?: string[]
   /** Ask the user to approve the client (a third-party client). Default `false`: first-party, no consent page. */
   requireConsent?: boolean
+  /**
+   * A browser client: the token endpoint sets its refresh token in an HttpOnly cookie instead of the JSON
+   * body, and takes its token requests only from `origins`, as JSON. Default `false`.
+   */
+  refreshCookie?: boolean
+  /**
+   * The client's web origins (`https://host[:port]`, or `http` on a loopback host), matched exactly against
+   * the `Origin` header; CORS with credentials is allowed for them. Required with `refreshCookie`.
+   */
+  origins?: string[]
   /** Creation time in milliseconds. Default now. */
   now?: number
 }
@@ -51,6 +61,12 @@ export async function createClient (store: OAuth2Store, options: NewClientOption
   if (grants.includes('authorization_code') && redirectUris.length === 0) {
     throw new TypeError('the authorization_code grant needs at least one redirect URI')
   }
+  const origins = [...new Set(options.origins ?? [])].map(checkOrigin)
+  const refreshCookie = options.refreshCookie === true
+  if (refreshCookie && origins.length === 0) throw new TypeError('refreshCookie needs at least one origin')
+  if (refreshCookie && (type !== 'public' || !grants.includes('refresh_token'))) {
+    throw new TypeError('refreshCookie is for public clients with the refresh_token grant (a browser keeps no secret)')
+  }
   const clientSecret = type === 'confidential' ? generateToken() : null
   const client: ClientRecord = {
     id: generateClientId(),
@@ -61,6 +77,8 @@ export async function createClient (store: OAuth2Store, options: NewClientOption
     scopes,
     redirectUris,
     requireConsent: options.requireConsent === true,
+    refreshCookie,
+    origins,
     createdAt: options.now ?? Date.now()
   }
   await store.createClient(client)
@@ -87,6 +105,21 @@ export function checkRedirectUri (uri: string): string {
   if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return uri
   if (PRIVATE_USE_SCHEME.test(url.protocol)) return uri
   throw new TypeError(`redirect URI "${uri}" must be https, http on a loopback host, or a private-use scheme like com.example.app:/callback`)
+}
+
+/**
+ * Checks a web origin as a browser sends it in `Origin`: `https://host[:port]`, or plain `http` on a
+ * loopback host; no path, query, fragment or credentials. Returns it as given; throws a TypeError.
+ */
+export function checkOrigin (origin: string): string {
+  const bad = (why: string): TypeError => new TypeError(`origin ${JSON.stringify(origin)} ${why}`)
+  if (typeof origin !== 'string' || !URL.canParse(origin) || /\s/.test(origin)) throw bad('is not an absolute URL')
+  const url = new URL(origin)
+  // The serialised origin is what a browser sends: anything more (a path, a default port, upper case) differs.
+  if (url.origin !== origin) throw bad(`must be exactly scheme://host[:port], like "${url.origin}"`)
+  if (url.protocol === 'https:') return origin
+  if (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname)) return origin
+  throw bad('must be https, or http on a loopback host')
 }
 
 /** What `rotateClientSecret` may do besides. */

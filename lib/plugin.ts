@@ -10,6 +10,7 @@ import { resolveOptions, type OAuth2ServerOptions } from './options.js'
 import { authorizeRoutes, prepareBrowserContext } from './routes/authorize.js'
 import { prepareContext } from './routes/common.js'
 import { routeContext } from './routes/context.js'
+import { browserOrigins } from './routes/cors.js'
 import { introspectRoute } from './routes/introspect.js'
 import { issuerMetadataRoute, metadataRoute } from './routes/metadata.js'
 import { revokeRoute } from './routes/revoke.js'
@@ -79,9 +80,11 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
   await app.register(async (scope) => {
     routesPrefix = scope.prefix
     await prepareContext(scope, options.bodyLimit)
-    tokenRoute(scope, context)
+    // CORS with credentials on the token and revocation routes, for browser clients' origins only.
+    const origins = browserOrigins(context.store)
+    tokenRoute(scope, context, origins)
     if (options.routes.signUp !== false) signUpRoute(scope, context, options.routes.signUp)
-    if (options.routes.revoke !== false) revokeRoute(scope, context, options.routes.revoke)
+    if (options.routes.revoke !== false) revokeRoute(scope, context, options.routes.revoke, origins)
     if (options.routes.introspect !== false) introspectRoute(scope, context, options.routes.introspect)
     if (options.routes.metadata !== false) metadataRoute(scope, options, options.routes.metadata)
   }, { prefix })

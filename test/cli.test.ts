@@ -94,6 +94,25 @@ t.test('client create --grant authorization_code --redirect-uri … [--consent],
   t.match(bad.err, /must be https, http on a loopback host/)
 })
 
+t.test('client create --refresh-cookie --origin …: a browser client, shown by client list', async (t) => {
+  const db = tempDb(t)
+  await cli('--db', db, 'migrate')
+  const created = await cli('--db', db, 'client', 'create', '--name', 'spa', '--type', 'public', '--refresh-cookie',
+    '--origin', 'https://app.example', '--origin', 'http://127.0.0.1:5173', '--json')
+  t.equal(created.code, 0, created.err)
+  const { client_id: id } = JSON.parse(created.out)
+  const listed = JSON.parse((await cli('--db', db, 'client', 'list', '--json')).out).clients
+  t.match(listed[0], { client_id: id, refresh_cookie: true, origins: ['https://app.example', 'http://127.0.0.1:5173'] })
+  t.match((await cli('--db', db, 'client', 'list')).out,
+    new RegExp(`${id} +public +spa +grants=password,refresh_token +scopes=all +refresh_cookie origins=https://app.example,http://127.0.0.1:5173$`))
+  const noOrigin = await cli('--db', db, 'client', 'create', '--name', 'spa', '--type', 'public', '--refresh-cookie')
+  t.equal(noOrigin.code, 2)
+  t.match(noOrigin.err, /refreshCookie needs at least one origin/)
+  const withPath = await cli('--db', db, 'client', 'create', '--name', 'spa', '--type', 'public', '--refresh-cookie', '--origin', 'https://app.example/spa')
+  t.equal(withPath.code, 2)
+  t.match(withPath.err, /must be exactly scheme:\/\/host\[:port\]/)
+})
+
 t.test('tokens clear deletes expired token records in batches and keeps live ones', async (t) => {
   const db = tempDb(t)
   await cli('--db', db, 'migrate')

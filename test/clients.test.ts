@@ -46,7 +46,7 @@ t.test('rotateClientSecret: the old secret stops working at once, the new one wo
 
 t.test('a public client record carrying client_credentials still cannot use it', async (t) => {
   const ctx = await buildApp(t)
-  await ctx.store.createClient({ id: 'odd-public', name: 'odd', type: 'public', secretHash: null, grants: ['client_credentials'], scopes: [], redirectUris: [], requireConsent: false, createdAt: 0 })
+  await ctx.store.createClient({ id: 'odd-public', name: 'odd', type: 'public', secretHash: null, grants: ['client_credentials'], scopes: [], redirectUris: [], requireConsent: false, refreshCookie: false, origins: [], createdAt: 0 })
   const res = await ctx.app.inject({ method: 'POST', url: '/o/token/', payload: { grant_type: 'client_credentials', client_id: 'odd-public' } })
   t.equal(res.statusCode, 400)
   t.equal(res.json().error, 'unauthorized_client')

@@ -40,7 +40,7 @@ t.test('migrate() is idempotent', async (t) => {
   ])
   const { rows } = await sql<{ name: string }>`select name from oauth2_migrations order by name`.execute(db)
   t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles', '0003_refresh_exchanges', '0004_username_case_fold', '0005_client_redirect_uris',
-    '0006_authorization_codes', '0007_sessions'])
+    '0006_authorization_codes', '0007_sessions', '0008_client_origins'])
 })
 
 t.test('every table and index carries a custom prefix; stores with different prefixes share nothing', async (t) => {
@@ -126,7 +126,7 @@ t.test('two connections migrating one fresh SQLite file at once both succeed, an
   t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled'])
   const { rows } = await sql<{ name: string }>`select name from oauth2_migrations order by name`.execute(opened[0]!.db)
   t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles', '0003_refresh_exchanges', '0004_username_case_fold', '0005_client_redirect_uris',
-    '0006_authorization_codes', '0007_sessions'])
+    '0006_authorization_codes', '0007_sessions', '0008_client_origins'])
   t.same(await tableNames(opened[1]!.db), [
     'oauth2_authorization_codes', 'oauth2_clients', 'oauth2_migrations', 'oauth2_migrations_lock', 'oauth2_sessions', 'oauth2_throttles',
     'oauth2_tokens', 'oauth2_users'

@@ -102,6 +102,8 @@ t.test('Basic credentials are form-urlencoded before base64 (RFC 6749 §2.3.1): 
     scopes: [],
     redirectUris: [],
     requireConsent: false,
+    refreshCookie: false,
+    origins: [],
     createdAt: 0
   }
   await store.createClient(client)

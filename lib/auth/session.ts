@@ -22,7 +22,7 @@ const TOKEN = /^[A-Za-z0-9_-]{43}$/
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1'])
 
 /** Whether the request came over plain http to a loopback host: the only case of cookies without Secure. */
-function secureCookies (request: FastifyRequest): boolean {
+export function secureCookies (request: FastifyRequest): boolean {
   return !(request.protocol === 'http' && LOOPBACK_HOSTS.has(request.hostname))
 }
 
@@ -30,11 +30,16 @@ function cookieName (request: FastifyRequest, base: string): string {
   return secureCookies(request) ? `__Host-${base}` : base
 }
 
-/** The value of the first cookie named `name`, if it is one of our tokens. */
+/** The value of the first cookie named `base` (with its prefix), if it is one of our tokens. */
 function readCookie (request: FastifyRequest, base: string): string | undefined {
+  return tokenCookie(request, cookieName(request, base))
+}
+
+/** The value of the first cookie named exactly `name`, if it is one of our tokens (`generateToken`'s form). */
+export function tokenCookie (request: FastifyRequest, name: string): string | undefined {
   const header = request.headers.cookie
   if (header === undefined) return undefined
-  const prefix = `${cookieName(request, base)}=`
+  const prefix = `${name}=`
   for (const part of header.split(';')) {
     const pair = part.trim()
     if (pair.startsWith(prefix)) {

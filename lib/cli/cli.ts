@@ -42,12 +42,14 @@ Options:
 Creates the tables (or brings them up to date). Safe to run again.`,
   'client create': `Usage: fastify-oauth2-server client create --db <url> --name <name> --type public|confidential
          [--grant password|refresh_token|client_credentials|authorization_code]... [--scope <scope>]...
-         [--redirect-uri <uri>]... [--consent] [--json]
+         [--redirect-uri <uri>]... [--consent] [--refresh-cookie --origin <origin>...] [--json]
 
 Creates a client. Grants default to password and refresh_token; scopes default to every scope the server
 knows. The authorization_code grant needs at least one --redirect-uri (matched exactly: https, http on a
 loopback host, or a private-use scheme like com.example.app:/callback); --consent makes users approve the
-client on a consent page (a third-party client). A confidential client's secret is printed this once and stored only as a hash.
+client on a consent page (a third-party client). --refresh-cookie makes a browser client: its refresh token
+goes in an HttpOnly cookie, and its token requests must come from one of its --origin values (exactly
+https://host[:port], or http on a loopback host), as JSON. A confidential client's secret is printed this once and stored only as a hash.
 --json prints one JSON object: {"client_id": "...", "client_secret": "..." | null}`,
   'client list': `Usage: fastify-oauth2-server client list --db <url> [--json]
 
@@ -81,6 +83,8 @@ const OPTIONS = {
   scope: { type: 'string', multiple: true },
   'redirect-uri': { type: 'string', multiple: true },
   consent: { type: 'boolean' },
+  'refresh-cookie': { type: 'boolean' },
+  origin: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   from: { type: 'string' },
   'dry-run': { type: 'boolean' },
@@ -122,7 +126,9 @@ const COMMANDS: Record<string, Command> = {
         grants: values.grant as GrantType[] | undefined,
         scopes: values.scope,
         redirectUris: values['redirect-uri'],
-        requireConsent: values.consent
+        requireConsent: values.consent,
+        refreshCookie: values['refresh-cookie'],
+        origins: values.origin
       })
     } catch (err) {
       if (err instanceof TypeError) throw new UsageError(err.message)
@@ -151,6 +157,8 @@ const COMMANDS: Record<string, Command> = {
       scopes: c.scopes,
       redirect_uris: c.redirectUris,
       require_consent: c.requireConsent,
+      refresh_cookie: c.refreshCookie,
+      origins: c.origins,
       created_at: new Date(c.createdAt).toISOString()
     }))
     if (values.json === true) {
@@ -161,7 +169,7 @@ const COMMANDS: Record<string, Command> = {
     for (const c of clients) {
       const scopes = c.scopes.length === 0 ? 'all' : c.scopes.join(',')
       const redirects = c.redirect_uris.length === 0 ? '' : `  redirect_uris=${c.redirect_uris.join(',')}`
-      io.stdout(`${c.client_id}  ${c.type.padEnd(12)}  ${c.name}  grants=${c.grants.join(',')}  scopes=${scopes}${redirects}${c.require_consent ? '  consent' : ''}`)
+      io.stdout(`${c.client_id}  ${c.type.padEnd(12)}  ${c.name}  grants=${c.grants.join(',')}  scopes=${scopes}${redirects}${c.require_consent ? '  consent' : ''}${c.refresh_cookie ? `  refresh_cookie origins=${c.origins.join(',')}` : ''}`)
     }
     return 0
   },

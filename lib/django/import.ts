@@ -337,6 +337,9 @@ async function planClients (run: Run, rows: DjangoApplicationRow[]): Promise<voi
       scopes: [],
       redirectUris,
       requireConsent: !app.skipAuthorization,
+      // DOT has no such mode: the refresh token stays in the JSON, as DOT's clients expect.
+      refreshCookie: false,
+      origins: [],
       createdAt: app.created
     }
     run.writes.push(async (s) => { await s.createClient(client) })

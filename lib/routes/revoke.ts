@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticateClient, type ClientParameters } from '../auth/client-auth.js'
+import { refreshCookiePath, setRefreshCookie } from '../auth/refresh-cookie.js'
 import { hashToken } from '../crypto/tokens.js'
 import { OAuth2Error } from '../errors.js'
 import type { AccessTokenRecord, ClientRecord } from '../store/store.js'
 import type { RouteContext } from './context.js'
-import { bodyString, clientCredentialsProperties, routePaths } from './common.js'
+import { bodyString, clientCredentialsProperties } from './common.js'
+import { withBrowserCors, type OriginCheck } from './cors.js'
 import { CONSUMES, documented, NO_STORE_HEADERS, OPENAPI_TAG, responses } from './openapi.js'
 
 /** The revocation endpoint's parameters (RFC 7009 §2.1, client authentication per RFC 6749 §2.3.1). */
@@ -50,8 +52,9 @@ const EMPTY_OBJECT = '{}'
  * revoked only if it was issued to that client, and the answer is 200 `{}` whatever became of it (§2.2),
  * so the endpoint tells nobody whether a token exists or whose it is.
  */
-export function revokeRoute (app: FastifyInstance, ctx: RouteContext, path: string): void {
+export function revokeRoute (app: FastifyInstance, ctx: RouteContext, path: string, browserOrigins: OriginCheck): void {
   const { options, store, tokenCache: cache } = ctx
+  const cookiePath = refreshCookiePath(`${app.prefix}${options.routes.token}`)
 
   async function find (kind: TokenKind, hash: string): Promise<{ kind: TokenKind, record: AccessTokenRecord } | null> {
     const record = kind === 'access_token'
@@ -99,12 +102,14 @@ export function revokeRoute (app: FastifyInstance, ctx: RouteContext, path: stri
     const token = body.token
     if (token === undefined || token === '') throw new OAuth2Error('invalid_request', 'Request is missing token parameter.')
     await revoke(client, token, body.token_type_hint)
+    // A browser client's logout: its refresh cookie goes too, whatever became of the token.
+    if (client.refreshCookie) setRefreshCookie(request, reply, client, cookiePath, '', 0)
     // §2.2: 200; the RFC has the client ignore the body, but some clients (simple-oauth2) parse every
     // answer as JSON and throw on an empty one.
     return reply.code(200).type('application/json; charset=utf-8').send(EMPTY_OBJECT)
   }
 
-  for (const url of routePaths(app, path)) {
-    app.post<{ Body: RevokeRequestBody }>(url, { schema: documented(revokeRouteSchema, url, path) }, handler)
-  }
+  withBrowserCors(app, path, browserOrigins, (scope, url, relative) => {
+    scope.post<{ Body: RevokeRequestBody }>(relative, { schema: documented(revokeRouteSchema, url, path), prefixTrailingSlash: 'slash' }, handler)
+  })
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticateClient, type ClientParameters } from '../auth/client-auth.js'
 import { logIn } from '../auth/login.js'
+import { checkBrowserRequest, readRefreshCookie, refreshCookiePath, setRefreshCookie } from '../auth/refresh-cookie.js'
 import { authorizationCodeGrant } from './authorization-code-grant.js'
 import { generateToken, hashToken } from '../crypto/tokens.js'
 import { OAuth2Error } from '../errors.js'
@@ -9,7 +10,8 @@ import { MAX_REFRESH_EXCHANGES } from '../options.js'
 import { grantScopes, narrowScopes } from '../scopes.js'
 import type { ClientRecord, GrantType, NewToken } from '../store/store.js'
 import type { RouteContext } from './context.js'
-import { bodyString, clientCredentialsProperties, routePaths } from './common.js'
+import { bodyString, clientCredentialsProperties } from './common.js'
+import { withBrowserCors, type OriginCheck } from './cors.js'
 import { CONSUMES, documented, NO_STORE_HEADERS, OPENAPI_TAG, responses } from './openapi.js'
 
 /** The token endpoint's parameters (RFC 6749 §4.3.2, §6, §2.3.1). */
@@ -98,8 +100,9 @@ function required (body: TokenRequestBody, name: 'username' | 'password' | 'refr
 }
 
 /** The token endpoint: one function per grant, client authentication first, errors rendered by the context. */
-export function tokenRoute (app: FastifyInstance, ctx: RouteContext): void {
+export function tokenRoute (app: FastifyInstance, ctx: RouteContext, browserOrigins: OriginCheck): void {
   const { options, store, users, tokenCache: cache } = ctx
+  const cookiePath = refreshCookiePath(`${app.prefix}${options.routes.token}`)
 
   function issue (params: IssueParams): { record: NewToken, response: TokenResponse } {
     const now = options.now()
@@ -222,8 +225,15 @@ export function tokenRoute (app: FastifyInstance, ctx: RouteContext): void {
 
   async function handler (request: FastifyRequest<{ Body: TokenRequestBody }>, reply: FastifyReply): Promise<TokenResponse> {
     reply.headers(NO_STORE)
-    const body = request.body
+    let body = request.body
     const client = await authenticateClient(store, request, body, options.realm)
+    if (client.refreshCookie) {
+      // Before any grant runs: a refused request changes nothing (no login counted, no rotation).
+      checkBrowserRequest(request, client)
+      if (body.refresh_token === undefined || body.refresh_token === '') {
+        body = { ...body, refresh_token: readRefreshCookie(request, client) }
+      }
+    }
     const grantType = body.grant_type
     if (grantType === undefined || grantType === '') throw missing('grant_type')
     const grant = Object.hasOwn(grants, grantType) ? grants[grantType as GrantType] : undefined
@@ -233,10 +243,19 @@ export function tokenRoute (app: FastifyInstance, ctx: RouteContext): void {
     if (!client.grants.includes(grantType as GrantType)) {
       throw new OAuth2Error('unauthorized_client', 'The client is not allowed to use this grant type.')
     }
-    return grant(client, body, request.ip)
+    const response = await grant(client, body, request.ip)
+    // A browser client's refresh token goes in its HttpOnly cookie, never in the body JavaScript reads.
+    if (client.refreshCookie && response.refresh_token !== undefined) {
+      setRefreshCookie(request, reply, client, cookiePath, response.refresh_token, options.refreshTokenTtl)
+      delete response.refresh_token
+    }
+    return response
   }
 
-  for (const url of routePaths(app, options.routes.token)) {
-    app.post<{ Body: TokenRequestBody }>(url, { schema: documented(tokenRouteSchema, url, options.routes.token) }, handler)
-  }
+  withBrowserCors(app, options.routes.token, browserOrigins, (scope, url, relative) => {
+    scope.post<{ Body: TokenRequestBody }>(relative, {
+      schema: documented(tokenRouteSchema, url, options.routes.token),
+      prefixTrailingSlash: 'slash'
+    }, handler)
+  })
 }

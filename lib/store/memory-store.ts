@@ -272,7 +272,7 @@ export class MemoryStore implements OAuth2Store {
 }
 
 function copyClient (client: ClientRecord): ClientRecord {
-  return { ...client, grants: [...client.grants], scopes: [...client.scopes], redirectUris: [...client.redirectUris] }
+  return { ...client, grants: [...client.grants], scopes: [...client.scopes], redirectUris: [...client.redirectUris], origins: [...client.origins] }
 }
 
 function copyToken (token: TokenRecord): TokenRecord {

@@ -48,6 +48,13 @@ export interface ClientRecord {
   redirectUris: string[]
   /** Whether the user is asked to approve the client (third-party clients); first-party clients skip it. */
   requireConsent: boolean
+  /**
+   * Whether the token endpoint hands this (browser) client its refresh token in an HttpOnly cookie instead
+   * of the JSON body, and takes its token requests only from `origins`, as JSON.
+   */
+  refreshCookie: boolean
+  /** The web origins (`https://host[:port]`) of a browser client, matched exactly; CORS is allowed for them. */
+  origins: string[]
   createdAt: number
 }
 

@@ -607,6 +607,8 @@ function clientToRow (client: ClientRecord): NewClientRow {
     scopes: joinList(client.scopes),
     redirect_uris: joinList(client.redirectUris),
     require_consent: client.requireConsent ? 1 : 0,
+    refresh_cookie: client.refreshCookie ? 1 : 0,
+    origins: joinList(client.origins),
     created_at: client.createdAt
   }
 }
@@ -621,6 +623,8 @@ function rowToClient (row: ClientRow): ClientRecord {
     scopes: splitList(row.scopes),
     redirectUris: splitList(row.redirect_uris),
     requireConsent: Number(row.require_consent) === 1,
+    refreshCookie: Number(row.refresh_cookie) === 1,
+    origins: splitList(row.origins),
     createdAt: Number(row.created_at)
   }
 }

@@ -31,7 +31,8 @@ export class OAuth2MigrationProvider implements MigrationProvider {
       '0004_username_case_fold': usernameCaseFold(this.#tablePrefix),
       '0005_client_redirect_uris': clientRedirectUris(this.#tablePrefix),
       '0006_authorization_codes': authorizationCodes(this.#tablePrefix),
-      '0007_sessions': sessions(this.#tablePrefix)
+      '0007_sessions': sessions(this.#tablePrefix),
+      '0008_client_origins': clientOrigins(this.#tablePrefix)
     }
   }
 }
@@ -228,6 +229,22 @@ function sessions (p: string): Migration {
           .addColumn('expires_at', 'bigint', (col) => col.notNull())
           .execute()
         await db.schema.createIndex(`${p}sessions_expires_at_idx`).on(`${p}sessions`).column('expires_at').execute()
+      })
+    }
+  }
+}
+
+/** Browser clients: their web origins, and whether their refresh token goes in an HttpOnly cookie. */
+function clientOrigins (p: string): Migration {
+  return {
+    async up (db: Kysely<any>): Promise<void> {
+      await inTransaction(db, async (db) => {
+        await db.schema.alterTable(`${p}clients`)
+          .addColumn('origins', 'text', (col) => col.notNull().defaultTo(''))
+          .execute()
+        await db.schema.alterTable(`${p}clients`)
+          .addColumn('refresh_cookie', 'integer', (col) => col.notNull().defaultTo(0))
+          .execute()
       })
     }
   }

@@ -42,6 +42,10 @@ export interface ClientTable {
   redirect_uris: Generated<string>
   /** 1 when the user must approve the client, else 0 (an integer on both databases). */
   require_consent: Generated<number>
+  /** 1 when the refresh token goes in an HttpOnly cookie, else 0. */
+  refresh_cookie: Generated<number>
+  /** Space-separated web origins of a browser client (an origin has no space). */
+  origins: Generated<string>
   created_at: MillisColumn
 }
 
