@@ -314,6 +314,12 @@ t.test('a DOT that keeps only hashes of its tokens: users and clients come over,
   const report = await importFromDjango({ from: django.url, store: new MemoryStore(), onCollision: 'rename' })
   t.match(report, { users: { created: 8 }, clients: { created: 4 }, tokens: { created: 0, skipped: 14 } })
   t.same(report.notes, ['DOT keeps only hashes of its tokens: no token can be moved, so users log in again'])
+  const target = `sqlite:${django.path}.ours`
+  const out: string[] = []
+  const io = { stdout: (line: string) => out.push(line), stderr: () => {}, env: {} }
+  t.equal(await runCli(['--db', target, 'migrate'], io), 0)
+  t.equal(await runCli(['--db', target, 'import', 'django', '--from', django.url, '--on-collision', 'rename', '--dry-run'], io), 0)
+  t.match(out.join('\n'), /\nnote: DOT keeps only hashes of its tokens: no token can be moved, so users log in again\n/, 'the CLI prints the note')
 })
 
 t.test('reading Django: what is refused', async (t) => {
