@@ -4,7 +4,7 @@ import { asStoreFailure, OAuth2Error, sendOAuth2Error, serverFailure } from '../
 import type { ResolvedOptions } from '../options.js'
 import type { AccessTokenLookup, AccessTokenRecord } from '../store/store.js'
 import type { BearerStrategy, GuardOptions, OAuth2User } from '../types.js'
-import { accessTokenState, type AccessTokenState } from './liveness.js'
+import { accessTokenState, orphaned, type AccessTokenState } from './liveness.js'
 import { TokenCache, type VerifiedToken } from './token-cache.js'
 import { tokenUserResolver } from './user-directory.js'
 
@@ -109,7 +109,7 @@ export function guardFactory (options: ResolvedOptions, cache = new TokenCache(f
       } catch (err) {
         return fail(reply, serverFailure(request, asStoreFailure(err)))
       }
-      if (accessTokenState(token, now, user !== null) !== 'live') return reject(reply, 'invalid_token', DEAD.orphaned)
+      if (orphaned(token, user)) return reject(reply, 'invalid_token', DEAD.orphaned)
       if (cache.enabled) cache.set(hash, verifiedToken(token, user), epoch, now)
       return admit(request, reply, user, token.clientId, token.scopes, token.accessExpiresAt)
     }

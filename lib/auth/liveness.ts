@@ -4,13 +4,16 @@ import type { AccessTokenRecord } from '../store/store.js'
 export type AccessTokenState = 'live' | 'revoked' | 'expired' | 'orphaned'
 
 /**
- * The one liveness rule of access tokens, for the bearer guard and introspection alike. The record's own
- * state first, so that a dead token costs no user lookup: revoked or rotated, then expired. Then its user:
- * call again with `hasUser` once the user is resolved (a user token whose user is gone is dead).
+ * The one liveness rule of access tokens, for the bearer guard and introspection alike, in two steps. The
+ * record's own state first, so that a dead token costs no user lookup: revoked or rotated, then expired.
  */
-export function accessTokenState (token: AccessTokenRecord, now: number, hasUser = true): AccessTokenState {
+export function accessTokenState (token: AccessTokenRecord, now: number): Exclude<AccessTokenState, 'orphaned'> {
   if (token.revokedAt !== null || token.rotatedAt !== null) return 'revoked'
   if (token.accessExpiresAt <= now) return 'expired'
-  if (token.userId !== null && !hasUser) return 'orphaned'
   return 'live'
+}
+
+/** Then its user, once resolved: a user token whose user is gone is dead. */
+export function orphaned (token: AccessTokenRecord, user: unknown): boolean {
+  return token.userId !== null && user === null
 }

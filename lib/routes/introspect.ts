@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticateClient, type ClientParameters } from '../auth/client-auth.js'
-import { accessTokenState } from '../auth/liveness.js'
+import { accessTokenState, orphaned } from '../auth/liveness.js'
 import { tokenUserResolver } from '../auth/user-directory.js'
 import { hashToken } from '../crypto/tokens.js'
 import { OAuth2Error } from '../errors.js'
@@ -89,7 +89,7 @@ export function introspectRoute (app: FastifyInstance, ctx: RouteContext, path: 
     const now = options.now()
     if (accessTokenState(record, now) !== 'live') return null
     const user = await resolveUser(found)
-    if (accessTokenState(record, now, user !== null) !== 'live') return null
+    if (orphaned(record, user)) return null
     return { record, username: user === null ? null : user.username }
   }
 
