@@ -3,7 +3,9 @@
  * own OS priority to the lowest (nice 19), while the event loop's thread keeps its own; the bounded queue and
  * its 503 stay as they were.
  */
+import { readdirSync, readFileSync } from 'node:fs'
 import { getPriority } from 'node:os'
+import { setTimeout as delay } from 'node:timers/promises'
 import t from 'tap'
 import { LOWEST_PRIORITY, LowPriorityPool } from '../lib/crypto/low-priority-pool.js'
 import { ARGON2_MEMORY_KIB, PasswordHasher } from '../lib/crypto/passwords.js'
@@ -60,10 +62,22 @@ t.test('a failed hash rejects, and a thread that ended is replaced', async (t) =
   t.match(await pool.hash('x', { memoryCost: 8, timeCost: 1 }), /^\$argon2/, 'a new thread after close')
 })
 
-t.test('an app logs in and signs up through low-priority threads, and closes them with itself', async (t) => {
+/** Threads of this process running at the lowest priority, read from /proc (the nice value is field 19). */
+function lowPriorityThreads (): number {
+  return readdirSync('/proc/self/task').filter((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16] === String(LOWEST_PRIORITY)
+  }).length
+}
+
+t.test('an app logs in and signs up through low-priority threads, and ends them when it closes', { skip: !linux && 'Linux only' }, async (t) => {
+  const before = lowPriorityThreads()
   const ctx = await buildApp(t, { hashing: { lowPriority: true, concurrency: 2 } })
   const tokens = await loggedIn(ctx)
   t.equal((await ctx.me(tokens.access_token)).statusCode, 200)
+  t.ok(lowPriorityThreads() > before, 'the hashes ran on threads at nice 19')
   await ctx.app.close()
-  t.pass('closed')
+  const start = Date.now()
+  while (lowPriorityThreads() > before && Date.now() - start < 5000) await delay(20)
+  t.equal(lowPriorityThreads(), before, 'closing the app ended them')
 })
