@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path'
 import type Database from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import type { PgPool, SqliteHandle } from './kysely-store.js'
+import { startCheckpointer, type Checkpointer } from './checkpointer.js'
 import { cachingStatements } from './statement-cache.js'
 
 /** The databases `openDatabase` connects to. */
@@ -48,7 +49,7 @@ const SQLITE_CACHE_KIB = 65_536
  *   with no busy timeout (a statement that finds another connection's write lock fails with SQLITE_BUSY at
  *   once, never blocking the event loop; `KyselyStore` tries again asynchronously for up to 5 s, and the
  *   app's own queries on this instance should do the same), with foreign keys enforced and a page cache of up to
- *   64 MiB; `sqlite::memory:` for a private in-memory database. Each SQL text is prepared once (the
+ *   64 MiB, its WAL checkpointed by a low-priority worker thread rather than inside a commit; `sqlite::memory:` for a private in-memory database. Each SQL text is prepared once (the
  *   statements of the 256 most recent texts are kept). The connection itself is returned as `sqlite`,
  *   for `KyselyStore`'s fast bearer check.
  * - `postgres://…` or `postgresql://…`: a pool of PostgreSQL connections through the optional `pg`
@@ -61,8 +62,24 @@ const SQLITE_CACHE_KIB = 65_536
  */
 export async function openDatabase (url: string): Promise<OpenedDatabase> {
   if (url.startsWith(SQLITE_SCHEME) && url.length > SQLITE_SCHEME.length) {
-    const database = await openSqlite(url.slice(SQLITE_SCHEME.length))
-    const dialect = new SqliteDialect({ database: cachingStatements(database) })
+    const path = url.slice(SQLITE_SCHEME.length)
+    const database = await openSqlite(path)
+    const statements = cachingStatements(database)
+    // A file's checkpoints run on a worker thread (see checkpointer.ts), started with Kysely's first query
+    // and stopped by `db.destroy()` (which closes the connection only if a query ever ran).
+    let checkpointer: Checkpointer | null = null
+    const dialect = new SqliteDialect({
+      database: {
+        prepare (sql) {
+          if (checkpointer === null && path !== ':memory:') checkpointer = startCheckpointer(path, database)
+          return statements.prepare(sql)
+        },
+        close () {
+          checkpointer?.stop()
+          statements.close()
+        }
+      }
+    })
     return { db: new Kysely<any>({ dialect }), dialect: 'sqlite', sqlite: database }
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
