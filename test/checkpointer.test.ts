@@ -98,3 +98,11 @@ t.test('stopping before the worker has started still ends it, leaving the backst
   t.ok(sqlite)
   await db.destroy()
 })
+
+t.test('a worker stopped before it failed leaves the app connection alone: it is being closed', async (t) => {
+  const settings: string[] = []
+  const checkpointer = startCheckpointer(tempFile(t), { pragma: (source) => settings.push(source) }, { driver: '/nonexistent/driver.js' })
+  checkpointer.stop()
+  await t.rejects(checkpointer.ready)
+  t.same(settings, [`wal_autocheckpoint = ${BACKSTOP_WAL_PAGES}`])
+})
