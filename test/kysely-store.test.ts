@@ -40,7 +40,12 @@ t.test('migrate() is idempotent', async (t) => {
   ])
   const { rows } = await sql<{ name: string }>`select name from oauth2_migrations order by name`.execute(db)
   t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles', '0003_refresh_exchanges', '0004_username_case_fold', '0005_client_redirect_uris',
-    '0006_authorization_codes', '0007_sessions', '0008_client_origins'])
+    '0006_authorization_codes', '0007_sessions', '0008_client_origins', '0009_drop_token_parent_index'])
+  const { rows: indexes } = await sql<{ name: string }>`
+    select name from sqlite_master where type = 'index' and tbl_name = 'oauth2_tokens' and name not like 'sqlite_%' order by name`.execute(db)
+  t.same(indexes.map((index) => index.name), ['oauth2_tokens_access_token_hash_idx', 'oauth2_tokens_client_id_idx',
+    'oauth2_tokens_expires_at_idx', 'oauth2_tokens_family_id_idx', 'oauth2_tokens_refresh_token_hash_idx', 'oauth2_tokens_user_id_idx'],
+  'the token indexes that queries use, and no other')
 })
 
 t.test('every table and index carries a custom prefix; stores with different prefixes share nothing', async (t) => {
@@ -126,7 +131,7 @@ t.test('two connections migrating one fresh SQLite file at once both succeed, an
   t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled'])
   const { rows } = await sql<{ name: string }>`select name from oauth2_migrations order by name`.execute(opened[0]!.db)
   t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles', '0003_refresh_exchanges', '0004_username_case_fold', '0005_client_redirect_uris',
-    '0006_authorization_codes', '0007_sessions', '0008_client_origins'])
+    '0006_authorization_codes', '0007_sessions', '0008_client_origins', '0009_drop_token_parent_index'])
   t.same(await tableNames(opened[1]!.db), [
     'oauth2_authorization_codes', 'oauth2_clients', 'oauth2_migrations', 'oauth2_migrations_lock', 'oauth2_sessions', 'oauth2_throttles',
     'oauth2_tokens', 'oauth2_users'

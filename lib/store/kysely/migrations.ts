@@ -32,7 +32,8 @@ export class OAuth2MigrationProvider implements MigrationProvider {
       '0005_client_redirect_uris': clientRedirectUris(this.#tablePrefix),
       '0006_authorization_codes': authorizationCodes(this.#tablePrefix),
       '0007_sessions': sessions(this.#tablePrefix),
-      '0008_client_origins': clientOrigins(this.#tablePrefix)
+      '0008_client_origins': clientOrigins(this.#tablePrefix),
+      '0009_drop_token_parent_index': dropTokenParentIndex(this.#tablePrefix)
     }
   }
 }
@@ -246,6 +247,18 @@ function clientOrigins (p: string): Migration {
           .addColumn('refresh_cookie', 'integer', (col) => col.notNull().defaultTo(0))
           .execute()
       })
+    }
+  }
+}
+
+/**
+ * No query looks tokens up by `parent_id` any more (refresh reuse is one compare-and-swap on the record
+ * itself): its index only cost every token write, rotation and expiry delete one more B-tree to update.
+ */
+function dropTokenParentIndex (p: string): Migration {
+  return {
+    async up (db: Kysely<any>): Promise<void> {
+      await db.schema.dropIndex(`${p}tokens_parent_id_idx`).ifExists().execute()
     }
   }
 }
