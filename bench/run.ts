@@ -12,14 +12,13 @@
  * `--hashing-concurrency <n>` (the plugin's `hashing.concurrency`, to try another than its default).
  * Every wait is bounded in time; the whole run is stopped after 10 minutes.
  */
-import { fork, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { findPostgresBinDir, launchPostgres } from '../test/fixtures/postgres.js'
+import { elapsedSeconds, forkTs, killChildren, progress, Server, sleep, within } from './child.js'
 import { runLoad, type LoadOptions, type LoadResult } from './load.js'
 import {
   allTargets, formatReport, routeRatios,
@@ -28,11 +27,10 @@ import {
 } from './report.js'
 import { seedDatabase } from './seed.js'
 import type { StormOptions } from './storm.js'
-import { BENCH_REDIRECT_URI, type Command, type Reply } from './server.js'
-import { cpuMicrosPerRequest, median, ratio, ratios, sampleIndexes, seededRandom, type CpuUsage } from './stats.js'
+import { BENCH_REDIRECT_URI } from './server.js'
+import { cpuMicrosPerRequest, median, ratio, ratios, sampleIndexes, seededRandom } from './stats.js'
 import { benchToken } from './tokens.js'
 
-const HERE = fileURLToPath(new URL('.', import.meta.url))
 const WATCHDOG_MS = 10 * 60_000
 
 const { values: flags } = parseArgs({
@@ -69,82 +67,6 @@ const CACHE_REFILL_SECONDS = 0.5
 const HASHING_QUEUE = 256
 /** Seconds after which a storm request counts as timed out. */
 const STORM_TIMEOUT_SECONDS = 10
-
-function progress (message: string): void {
-  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${message}\n`)
-}
-
-const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Rejects after `ms` with `what` unless `promise` settles first. */
-async function within<T> (ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([promise, new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
-    })])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-const children = new Set<ChildProcess>()
-
-function forkTs (script: string): ChildProcess {
-  const child = fork(join(HERE, script), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  children.add(child)
-  child.once('exit', () => children.delete(child))
-  return child
-}
-
-/** The server child: commands over IPC, each answered or timed out. */
-class Server {
-  readonly #child: ChildProcess
-  readonly #pending = new Map<number, { resolve: (value: any) => void, reject: (err: Error) => void }>()
-  #next = 1
-
-  private constructor (child: ChildProcess) {
-    this.#child = child
-    child.on('message', (reply: Reply) => {
-      const pending = this.#pending.get(reply.id)
-      if (pending === undefined) return
-      this.#pending.delete(reply.id)
-      if (reply.ok) pending.resolve(reply.result)
-      else pending.reject(new Error(`server: ${reply.error}`))
-    })
-    child.once('exit', (code) => {
-      for (const { reject } of this.#pending.values()) reject(new Error(`the server exited (${String(code)})`))
-      this.#pending.clear()
-    })
-  }
-
-  static async start (): Promise<Server> {
-    const child = forkTs('server.ts')
-    const server = new Server(child)
-    await within(30_000, 'server start', new Promise<void>((resolve, reject) => {
-      server.#pending.set(0, { resolve, reject })
-    }))
-    return server
-  }
-
-  async call<T> (command: string, args: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<T> {
-    const id = this.#next++
-    const reply = new Promise<T>((resolve, reject) => this.#pending.set(id, { resolve, reject }))
-    this.#child.send({ id, command, args } satisfies Command)
-    return await within(timeoutMs, `server "${command}"`, reply)
-  }
-
-  async usage (): Promise<{ cpu: CpuUsage, rss: number, eventLoopActive: number }> {
-    return await this.call('usage')
-  }
-
-  async close (): Promise<void> {
-    await this.call('close', {}, 30_000).catch(() => {})
-    if (this.#child.exitCode === null) {
-      await within(10_000, 'server exit', new Promise((resolve) => this.#child.once('exit', resolve))).catch(() => this.#child.kill('SIGKILL'))
-    }
-  }
-}
 
 /** One load against the server, with the server's CPU time over it. */
 async function measure (server: Server, options: LoadOptions): Promise<RouteRound> {
@@ -458,12 +380,10 @@ async function runPostgres (): Promise<DatabaseReport | { skipped: string }> {
   }
 }
 
-const started = performance.now()
-
 async function main (): Promise<void> {
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: still running after ${WATCHDOG_MS / 60_000} minutes: stopping\n`)
-    for (const child of children) child.kill('SIGKILL')
+    killChildren()
     process.exit(2)
   }, WATCHDOG_MS)
   watchdog.unref()
@@ -499,13 +419,13 @@ async function main (): Promise<void> {
     sqlite,
     postgres,
     targets: allTargets({ sqlite, postgres }),
-    seconds: (performance.now() - started) / 1000
+    seconds: elapsedSeconds()
   }
   process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : formatReport(report))
 }
 
 main().then(() => process.exit(0), (err: Error) => {
   process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`)
-  for (const child of children) child.kill('SIGKILL')
+  killChildren()
   process.exit(1)
 })
