@@ -3,6 +3,7 @@
  * benchmark itself (`npm run bench`) measures; this file proves its arithmetic and its output.
  */
 import t from 'tap'
+import { numberedBodies } from '../bench/bodies.js'
 import {
   allTargets, databaseTargets, formatReport, num, routeRatios, RSS_NOISE, table,
   type DatabaseReport, type Report, type RouteRound
@@ -127,6 +128,16 @@ t.test('the targets of one database, and of a run', async (t) => {
   t.ok(1 / 120 <= RSS_NOISE)
   t.equal(allTargets({ sqlite: database('sqlite', true), postgres: { skipped: 'none here' } }).length, 8)
   t.equal(allTargets({ sqlite: database('sqlite', true), postgres: database('postgres', false) }).length, 12)
+})
+
+t.test('numbered bodies: one marker, a number per body', async (t) => {
+  const body = numberedBodies('{"username":"signup-r1-{n}","password":"x-{n}"}', '{n}')
+  t.equal(body(0), '{"username":"signup-r1-0","password":"x-0"}')
+  t.equal(body(12345), '{"username":"signup-r1-12345","password":"x-12345"}')
+  t.equal(new Set(Array.from({ length: 1000 }, (_, i) => body(i))).size, 1000, 'every body its own')
+  t.equal(numberedBodies('{n}', '{n}')(7), '7')
+  t.throws(() => numberedBodies('username=bench', '{n}'), RangeError)
+  t.throws(() => numberedBodies('username=bench', ''), RangeError)
 })
 
 t.test('numbers and tables', async (t) => {
