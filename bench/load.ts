@@ -121,3 +121,11 @@ export async function runLoad (options: LoadOptions): Promise<LoadResult> {
     options.signal?.removeEventListener('abort', stop)
   }
 }
+
+/** The fixed-rate probe of (c) and (f): `GET /me` from two connections at 200 requests per second in all. */
+export const PROBE = { connections: 2, rate: 200 }
+
+/** The probe's load on `GET /me` of the server at `port`, presenting `authorizations` in turn. */
+export function probeLoad (port: number, authorizations: string[], duration: number, signal?: AbortSignal): LoadOptions {
+  return { url: `http://127.0.0.1:${port}/me`, connections: PROBE.connections, overallRate: PROBE.rate, duration, authorizations, signal }
+}
