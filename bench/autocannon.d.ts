@@ -2,11 +2,13 @@
 declare module 'autocannon' {
   import type { EventEmitter } from 'node:events'
 
-  interface AutocannonRequest {
+  export interface AutocannonRequest {
     method?: string
     path?: string
     headers?: Record<string, string>
     body?: string
+    /** Called before each request is sent (the request rebuilt each time): returns the request to send. */
+    setupRequest?: (request: AutocannonRequest) => AutocannonRequest
   }
 
   interface AutocannonOptions {

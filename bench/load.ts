@@ -2,7 +2,8 @@
  * One load: autocannon against one route for a fixed time, latencies recorded per response at full
  * resolution (autocannon's own histogram counts whole milliseconds only) and split by status.
  */
-import autocannon from 'autocannon'
+import autocannon, { type AutocannonRequest } from 'autocannon'
+import { numberedBodies } from './bodies.js'
 import { summarizeLatencies, type LatencySummary } from './stats.js'
 
 export interface LoadOptions {
@@ -11,6 +12,11 @@ export interface LoadOptions {
   method?: 'GET' | 'POST'
   headers?: Record<string, string>
   body?: string
+  /**
+   * A marker in `body` replaced by a number at each request (see `numberedBodies`): a new username for each
+   * sign-up. The numbers count from 0 within the load, across its connections.
+   */
+  bodyCounter?: string
   /**
    * `Authorization` values sent in turn, one per request: each connection cycles through them as requests
    * built once (a `setupRequest` function would rebuild every request, and slow the generator down).
@@ -30,6 +36,8 @@ export interface LoadOptions {
   overallRate?: number
   /** Seconds a request may take before it counts as timed out. */
   timeout?: number
+  /** Ends the load before its duration once aborted (at the next sampling tick). */
+  signal?: AbortSignal
 }
 
 export interface LoadResult {
@@ -79,6 +87,15 @@ const SAMPLE_MS = 100
 export async function runLoad (options: LoadOptions): Promise<LoadResult> {
   const recorder = new LatencyRecorder()
   const authorizations = options.authorizations
+  let requests: AutocannonRequest[] | undefined = authorizations?.map((authorization) => ({ headers: { ...options.headers, authorization } }))
+  if (options.bodyCounter !== undefined) {
+    if (requests !== undefined) throw new TypeError('runLoad: bodyCounter and authorizations do not go together')
+    // Each request is rebuilt with the next body: slower for the generator, which matters at tens of
+    // thousands of requests per second, not at the hundreds a hashing route answers.
+    const bodyOf = numberedBodies(options.body ?? '', options.bodyCounter)
+    let n = 0
+    requests = [{ setupRequest: (request) => ({ ...request, body: bodyOf(n++) }) }]
+  }
   const instance = autocannon({
     url: options.url,
     method: options.method ?? 'GET',
@@ -89,12 +106,26 @@ export async function runLoad (options: LoadOptions): Promise<LoadResult> {
     sampleInt: SAMPLE_MS,
     timeout: options.timeout ?? 10,
     overallRate: options.overallRate,
-    requests: authorizations?.map((authorization) => ({ headers: { ...options.headers, authorization } }))
+    requests
   })
   instance.on('response', (_client: unknown, status: number, _bytes: number, milliseconds: number) => {
     recorder.record(status, milliseconds)
   })
-  const result = await instance
-  // autocannon counts a timeout as an error too.
-  return recorder.result(result.duration, result.errors - result.timeouts, result.timeouts)
+  const stop = (): void => instance.stop()
+  options.signal?.addEventListener('abort', stop, { once: true })
+  try {
+    const result = await instance
+    // autocannon counts a timeout as an error too.
+    return recorder.result(result.duration, result.errors - result.timeouts, result.timeouts)
+  } finally {
+    options.signal?.removeEventListener('abort', stop)
+  }
+}
+
+/** The fixed-rate probe of (c) and (f): `GET /me` from two connections at 200 requests per second in all. */
+export const PROBE = { connections: 2, rate: 200 }
+
+/** The probe's load on `GET /me` of the server at `port`, presenting `authorizations` in turn. */
+export function probeLoad (port: number, authorizations: string[], duration: number, signal?: AbortSignal): LoadOptions {
+  return { url: `http://127.0.0.1:${port}/me`, connections: PROBE.connections, overallRate: PROBE.rate, duration, authorizations, signal }
 }

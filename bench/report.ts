@@ -2,7 +2,7 @@
  * The benchmark's report: its shape (what `--json` prints), the issue's targets checked against it, and
  * the readable tables. Pure functions, tested in test/bench.test.ts.
  */
-import { checkTarget, median, ratios, type LatencySummary, type TargetCheck } from './stats.js'
+import { checkTarget, median, percentile, ratios, type LatencySummary, type TargetCheck } from './stats.js'
 
 /** One timed load of one route: what the load generator saw and what the server's CPU spent. */
 export interface RouteRound {
@@ -34,15 +34,25 @@ export interface RoutesSection {
   cpuRatioCachedFloor: number
 }
 
-/** (b) logins per second against the raw argon2 verification rate at the same concurrency. */
+/** (b) logins per second against the raw argon2 verification rate. */
 export interface LoginSection {
+  /** The plugin's `hashing.concurrency`: raw verifications at once for `ceiling`. */
   concurrency: number
-  /** Verifications per second of each ceiling round. */
+  /** Verifications per second of each ceiling round, at `concurrency`. */
   ceiling: number[]
   /** Logins (200s) per second of each login round. */
   logins: number[]
   /** Median over rounds of logins/ceiling. */
   ratio: number
+  /** Raw verifications at once for `ceilingAllCores`: every core (`os.availableParallelism()`). */
+  allCores: number
+  /**
+   * Verifications per second at every core, each round: the same series as `ceiling` when `concurrency`
+   * is every core (the plugin's default with low-priority hashing), measured beside it otherwise.
+   */
+  ceilingAllCores: number[]
+  /** Median over rounds of logins/ceilingAllCores: what the logins make of the whole machine. */
+  ratioAllCores: number
   /** Milliseconds of the server's event loop per login (median over rounds): everything but the hash. */
   eventLoopMsPerLogin: number
   /** Server CPU milliseconds per raw verification and per login (medians): the difference is the rest. */
@@ -57,7 +67,29 @@ export interface LoginSection {
   codeFlows?: { perSecond: number, failures: number }
 }
 
-/** (c) the protected route's latency, idle and during a login storm offered at twice the login capacity. */
+/** (b) sign-ups (`POST /sign_up/`, a new username each) per second against raw argon2 hashing at every core. */
+export interface SignUpSection {
+  /** Raw hashes at once: every core (`os.availableParallelism()`). */
+  allCores: number
+  /** Hashes per second (the plugin's parameters) of each ceiling round. */
+  ceilingAllCores: number[]
+  /** Sign-ups (201s) per second of each round. */
+  signUps: number[]
+  /** Median over rounds of signUps/ceilingAllCores. */
+  ratioAllCores: number
+  /** Milliseconds of the server's event loop per sign-up (median over rounds). */
+  eventLoopMsPerSignUp: number
+  /** Server CPU milliseconds per raw hash and per sign-up (medians). */
+  cpuMsPerHash: number
+  cpuMsPerSignUp: number
+  /** Responses other than 201 during the sign-up rounds. */
+  unexpected: number
+}
+
+/**
+ * (c) the protected route's latency, idle and during a storm of logins (or of sign-ups) offered at twice
+ * their capacity.
+ */
 export interface StormSection {
   /** Requests per second, sent whatever the answers (an open loop). */
   offeredRate: number
@@ -109,14 +141,69 @@ export interface MemorySection {
   growth: number
 }
 
+/**
+ * (f) the library's cleanup (`deleteExpired`, default batch size, in the server process) of a table of
+ * expired tokens on SQLite, with the protected route probed at a fixed rate, idle and during it.
+ */
+export interface CleanupSection {
+  /** Expired token records seeded, and live ones (those the probe presents). */
+  expiredTokens: number
+  liveTokens: number
+  /** Seconds the seeding of this table took. */
+  seedSeconds: number
+  /** Token records deleted, and the seconds the cleanup ran. */
+  rows: number
+  seconds: number
+  /** rows / seconds */
+  rowsPerSecond: number
+  /** Whether the cleanup ended by itself, rather than at the bench's bound (`--cleanup-max-seconds`). */
+  finished: boolean
+  /** The bench's bound, in seconds. */
+  maxSeconds: number
+  /** Expired records still there afterwards (0 when finished). */
+  expiredLeft: number
+  /** Milliseconds each batch of token deletions took in the server (the event loop held that long). */
+  batches: LatencySummary
+  idle: LatencySummary
+  during: LatencySummary
+  /** during.p99 / idle.p99 */
+  p99Ratio: number
+  /** Probe responses other than 200, idle and during. */
+  unexpected: number
+  /** Live tokens checked afterwards, all answered 200 (the bench fails otherwise). */
+  liveChecked: number
+}
+
+/**
+ * (g) on PostgreSQL: a revocation on one instance of the app (`POST /o/revoke_token/`) until another instance,
+ * whose token cache held the token, refuses it (`GET /me` polled without pause): milliseconds from the
+ * revocation's response to the first 401.
+ */
+export interface CacheSection {
+  /** Tokens revoked, one at a time. */
+  tokens: number
+  p50Ms: number
+  invalidationP99Ms: number
+  maxMs: number
+  /** Tokens still accepted after `giveUpMs`: not counted in the percentiles. */
+  failures: number
+  giveUpMs: number
+  /** Polls of the second instance per revocation, median. */
+  pollsMedian: number
+}
+
 export interface DatabaseReport {
   dialect: 'sqlite' | 'postgres'
   seed: { tokens: number, seconds: number }
   routes: RoutesSection
   tableSize: TableSizeSection
   logins?: LoginSection
+  signUps?: SignUpSection
   storm?: StormSection
+  signUpStorm?: StormSection
   memory?: MemorySection
+  cleanup?: CleanupSection | { skipped: string }
+  cache?: CacheSection
 }
 
 export interface Report {
@@ -126,6 +213,22 @@ export interface Report {
   postgres: DatabaseReport | { skipped: string }
   targets: TargetCheck[]
   seconds: number
+}
+
+/**
+ * (g)'s figures: percentiles of the milliseconds from a revocation to the refusal, over the revocations that
+ * were refused in time (`samples`); `failures` were not, within `giveUpMs`. `polls` per revocation.
+ */
+export function invalidationSummary (samples: readonly number[], polls: readonly number[], failures: number, giveUpMs: number): CacheSection {
+  return {
+    tokens: samples.length + failures,
+    p50Ms: percentile(samples, 50),
+    invalidationP99Ms: percentile(samples, 99),
+    maxMs: samples.length === 0 ? Number.NaN : Math.max(...samples),
+    failures,
+    giveUpMs,
+    pollsMedian: median(polls)
+  }
 }
 
 /** Relative RSS growth across the sustained rounds that still counts as noise. */
@@ -147,33 +250,60 @@ export function routeRatios (rounds: RoutesSection['rounds']): Omit<RoutesSectio
   }
 }
 
-/** The issue's targets, checked against one database's report (`label` prefixes each name). */
+/** The whole `npm run bench` on two cores, in seconds (issue 16). */
+export const RUN_SECONDS_TARGET = 480
+
+/** The issues' targets, checked against one database's report (`label` prefixes each name). */
 export function databaseTargets (label: string, report: DatabaseReport): TargetCheck[] {
-  const checks = [
-    checkTarget(`${label} (a) protected/open CPU per request, no cache`, report.routes.cpuRatio, 'max', 1.25),
-    checkTarget(`${label} (a) protected/open CPU per request, cache`, report.routes.cpuRatioCached, 'max', 1.08),
-    checkTarget(`${label} (a) protected/open requests/s, cache`, report.routes.rateRatioCached, 'min', 0.85),
-    checkTarget(`${label} (d) check cost, large/small table`, report.tableSize.ratio, 'max', 1.25)
-  ]
+  const { routes } = report
+  // (a): issue 16 judges SQLite without the cache and the cached check against its floor, PostgreSQL with it.
+  const checks = report.dialect === 'sqlite'
+    ? [
+        checkTarget(`${label} (a) protected/open CPU per request, no cache`, routes.cpuRatio, 'max', 1.5),
+        checkTarget(`${label} (a) cached/floor CPU per request`, routes.cpuRatioCachedFloor, 'max', 1.1)
+      ]
+    : [checkTarget(`${label} (a) protected/open CPU per request, cache`, routes.cpuRatioCached, 'max', 1.5)]
+  checks.push(checkTarget(`${label} (d) check cost, large/small table`, report.tableSize.ratio, 'max', 1.25))
   if (report.logins !== undefined) {
-    checks.push(checkTarget(`${label} (b) logins/ceiling`, report.logins.ratio, 'min', 0.85))
-  }
-  if (report.storm !== undefined) {
     checks.push(
-      checkTarget(`${label} (c) protected p99 storm/idle`, report.storm.p99Ratio, 'max', 3),
-      checkTarget(`${label} (c) storm timeouts`, report.storm.storm.timeouts, 'max', 0)
+      checkTarget(`${label} (b) logins/ceiling, every core`, report.logins.ratioAllCores, 'min', 0.85),
+      checkTarget(`${label} (b) event loop ms per login`, report.logins.eventLoopMsPerLogin, 'max', 1)
+    )
+  }
+  if (report.signUps !== undefined) {
+    checks.push(checkTarget(`${label} (b) sign-ups/ceiling, every core`, report.signUps.ratioAllCores, 'min', 0.85))
+  }
+  for (const [what, storm] of [['login', report.storm], ['sign-up', report.signUpStorm]] as const) {
+    if (storm === undefined) continue
+    checks.push(
+      checkTarget(`${label} (c) protected p99 ${what} storm/idle`, storm.p99Ratio, 'max', 3),
+      checkTarget(`${label} (c) ${what} storm timeouts`, storm.storm.timeouts, 'max', 0)
     )
   }
   if (report.memory !== undefined) {
     checks.push(checkTarget(`${label} (e) RSS growth across rounds (fraction)`, report.memory.growth / (report.memory.rounds[0] as number), 'max', RSS_NOISE))
   }
+  if (report.cleanup !== undefined && !('skipped' in report.cleanup)) {
+    checks.push(
+      checkTarget(`${label} (f) protected p99 cleanup/idle`, report.cleanup.p99Ratio, 'max', 3),
+      checkTarget(`${label} (f) expired records left by the cleanup`, report.cleanup.expiredLeft, 'max', 0)
+    )
+  }
+  if (report.cache !== undefined) {
+    // The tests hold a revocation to 100 ms on the other instance; the issue sets no number for the bench.
+    checks.push(
+      checkTarget(`${label} (g) cache invalidation p99 ms`, report.cache.invalidationP99Ms, 'max', 100),
+      checkTarget(`${label} (g) revocations not refused within ${report.cache.giveUpMs} ms`, report.cache.failures, 'max', 0)
+    )
+  }
   return checks
 }
 
 /** Every target of a run. */
-export function allTargets (report: Pick<Report, 'sqlite' | 'postgres'>): TargetCheck[] {
+export function allTargets (report: Pick<Report, 'sqlite' | 'postgres' | 'seconds'>): TargetCheck[] {
   const checks = databaseTargets('SQLite', report.sqlite)
   if (!('skipped' in report.postgres)) checks.push(...databaseTargets('PostgreSQL', report.postgres))
+  checks.push(checkTarget('whole run, seconds', report.seconds, 'max', RUN_SECONDS_TARGET))
   return checks
 }
 
@@ -227,10 +357,14 @@ function databaseText (name: string, report: DatabaseReport): string {
   ]), `large/small: ${num(size.ratio, 3)} (each check a new token: ${num(size.uniform.large / size.uniform.small, 3)})`)
   if (report.logins !== undefined) {
     const { logins } = report
-    out.push('', `(b) password logins vs raw argon2 verify, concurrency ${logins.concurrency}`, table([
-      ['round', 'ceiling verify/s', 'logins/s'],
-      ...logins.ceiling.map((c, i) => [String(i + 1), num(c, 1), num(logins.logins[i] as number, 1)])
-    ]), `logins/ceiling: ${num(logins.ratio, 3)}; non-200 logins: ${logins.unexpected}`,
+    const sameCeiling = logins.allCores === logins.concurrency
+    out.push('', `(b) password logins vs raw argon2 verify, concurrency ${logins.concurrency}` +
+      (sameCeiling ? ' (every core)' : `, and at every core (${logins.allCores})`), table([
+      ['round', 'ceiling verify/s', ...(sameCeiling ? [] : ['every core verify/s']), 'logins/s'],
+      ...logins.ceiling.map((c, i) => [
+        String(i + 1), num(c, 1), ...(sameCeiling ? [] : [num(logins.ceilingAllCores[i] as number, 1)]), num(logins.logins[i] as number, 1)
+      ])
+    ]), `logins/ceiling: ${num(logins.ratio, 3)}; at every core: ${num(logins.ratioAllCores, 3)}; non-200 logins: ${logins.unexpected}`,
     `server CPU per raw verify ${num(logins.cpuMsPerVerify, 2)} ms, per login ${num(logins.cpuMsPerLogin, 2)} ms; ` +
       `event loop busy per login ${num(logins.eventLoopMsPerLogin, 2)} ms`)
     if (logins.codeFlows !== undefined) {
@@ -239,17 +373,17 @@ function databaseText (name: string, report: DatabaseReport): string {
         `${num(perSecond / median(logins.logins), 1)}× the password grant's logins/s; failed flows: ${failures}`)
     }
   }
-  if (report.storm !== undefined) {
-    const { storm } = report
-    out.push('', `(c) GET /me latency, idle vs during a login storm offered at ${num(storm.offeredRate)} req/s (probe after ${storm.rampSeconds} s)`, table([
-      ['GET /me', 'p50 ms', 'p99 ms', 'max ms'],
-      ['idle', ...latencyCells(storm.idle)],
-      ['during the storm', ...latencyCells(storm.during)]
-    ]), `p99 during/idle: ${num(storm.p99Ratio, 2)}`,
-    `storm: ${storm.storm.responses} answers: ${storm.storm.ok} 200, ${storm.storm.shed} 503` +
-      (storm.storm.shedLatency === null ? '' : ` (p99 ${num(storm.storm.shedLatency.p99, 1)} ms)`) +
-      `, ${storm.storm.other} other; ${storm.storm.timeouts} timeouts (> ${storm.timeoutSeconds} s), ${storm.storm.errors} errors`)
+  if (report.signUps !== undefined) {
+    const { signUps } = report
+    out.push('', `(b) sign-ups (a new username each) vs raw argon2 hash, every core (${signUps.allCores})`, table([
+      ['round', 'ceiling hash/s', 'sign-ups/s'],
+      ...signUps.ceilingAllCores.map((c, i) => [String(i + 1), num(c, 1), num(signUps.signUps[i] as number, 1)])
+    ]), `sign-ups/ceiling: ${num(signUps.ratioAllCores, 3)}; non-201 sign-ups: ${signUps.unexpected}`,
+    `server CPU per raw hash ${num(signUps.cpuMsPerHash, 2)} ms, per sign-up ${num(signUps.cpuMsPerSignUp, 2)} ms; ` +
+      `event loop busy per sign-up ${num(signUps.eventLoopMsPerSignUp, 2)} ms`)
   }
+  if (report.storm !== undefined) out.push('', ...stormText('login', report.storm, 200))
+  if (report.signUpStorm !== undefined) out.push('', ...stormText('sign-up', report.signUpStorm, 201))
   if (report.memory !== undefined) {
     const { memory } = report
     out.push('', '(e) server RSS', table([
@@ -259,7 +393,44 @@ function databaseText (name: string, report: DatabaseReport): string {
       ['after the run', mib(memory.afterRun)]
     ]), `growth from the first to the last round: ${mib(memory.growth)}`)
   }
+  if (report.cleanup !== undefined) out.push('', ...cleanupText(report.cleanup))
+  if (report.cache !== undefined) {
+    const { cache } = report
+    out.push('', `(g) token cache across two instances: ${cache.tokens} tokens, each cached by the second, revoked on the first`,
+      `ms from the revocation's answer to the second's first 401: p50 ${num(cache.p50Ms, 2)}, p99 ${num(cache.invalidationP99Ms, 2)}, ` +
+        `max ${num(cache.maxMs, 2)}; polls per revocation (median) ${num(cache.pollsMedian)}; not refused within ${cache.giveUpMs} ms: ${cache.failures}`)
+  }
   return out.join('\n')
+}
+
+function stormText (what: 'login' | 'sign-up', storm: StormSection, okStatus: number): string[] {
+  return [`(c) GET /me latency, idle vs during a ${what} storm offered at ${num(storm.offeredRate)} req/s (probe after ${storm.rampSeconds} s)`, table([
+    ['GET /me', 'p50 ms', 'p99 ms', 'max ms'],
+    ['idle', ...latencyCells(storm.idle)],
+    [`during the ${what} storm`, ...latencyCells(storm.during)]
+  ]), `p99 during/idle: ${num(storm.p99Ratio, 2)}`,
+  `storm: ${storm.storm.responses} answers: ${storm.storm.ok} ${okStatus}, ${storm.storm.shed} 503` +
+    (storm.storm.shedLatency === null ? '' : ` (p99 ${num(storm.storm.shedLatency.p99, 1)} ms)`) +
+    `, ${storm.storm.other} other; ${storm.storm.timeouts} timeouts (> ${storm.timeoutSeconds} s), ${storm.storm.errors} errors`]
+}
+
+function cleanupText (cleanup: CleanupSection | { skipped: string }): string[] {
+  if ('skipped' in cleanup) return [`(f) cleanup at scale: skipped (${cleanup.skipped})`]
+  const count = (n: number): string => n.toLocaleString('en-US')
+  return [
+    `(f) cleanup at scale: ${count(cleanup.expiredTokens)} expired + ${count(cleanup.liveTokens)} live tokens, ` +
+      `seeded in ${num(cleanup.seedSeconds, 1)} s; the library's deleteExpired in the server`,
+    `${count(cleanup.rows)} records deleted in ${num(cleanup.seconds, 1)} s: ${count(Math.round(cleanup.rowsPerSecond))} rows/s; ` +
+      (cleanup.finished ? 'finished' : `stopped at the bound of ${cleanup.maxSeconds} s, ${count(cleanup.expiredLeft)} expired records left`),
+    table([
+      ['GET /me', 'p50 ms', 'p99 ms', 'max ms'],
+      ['idle', ...latencyCells(cleanup.idle)],
+      ['during the cleanup', ...latencyCells(cleanup.during)],
+      ['(one batch of deletions)', ...latencyCells(cleanup.batches)]
+    ]),
+    `p99 during/idle: ${num(cleanup.p99Ratio, 2)}; non-200 probe answers: ${cleanup.unexpected}; ` +
+      `live tokens answered 200 afterwards: ${count(cleanup.liveChecked)}`
+  ]
 }
 
 /** The whole report as text. */

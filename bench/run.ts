@@ -1,38 +1,46 @@
 /**
- * `npm run bench`: the project's own benchmark (issue 5). It starts the example app in a child process
- * (bench/server.ts) on a SQLite file, seeds a million live tokens, and measures from this process:
- *   (a) open vs protected route, without and with the token cache;   (b) logins vs raw argon2;
- *   (c) the protected route during a login storm (the storm from its own child process, bench/storm.ts);
- *   (d) the bearer check (called inside the server) on a small vs the full table;   (e) the server's RSS.
- * Then (a) and (d) again on PostgreSQL when its binaries are installed.
+ * `npm run bench`: the project's own benchmark (issues 5 and 16). It starts the example app in a child
+ * process (bench/server.ts) on a SQLite file, seeds a million live tokens, and measures from this process:
+ *   (a) open vs protected route, without and with the token cache;
+ *   (b) logins vs raw argon2 verifies, and sign-ups vs raw argon2 hashes, at every core;
+ *   (c) the protected route during a login storm, then a sign-up storm (each from its own child process,
+ *       bench/storm.ts);
+ *   (d) the bearer check (called inside the server) on a small vs the full table;   (e) the server's RSS;
+ *   (f) the library's cleanup of ten million expired tokens, on a SQLite file of their own with a server of
+ *       its own, with the protected route probed idle and during it (bench/cleanup-scale.ts).
+ * Then (a) and (d) again on PostgreSQL when its binaries are installed, and (g): a revocation on one
+ * instance of the app until another instance's token cache refuses the token (bench/invalidation.ts).
  *
  * Flags: `--json` (one JSON object on stdout; progress goes to stderr), `--quick` (a short smoke run),
  * `--no-postgres`, `--tokens <n>`, `--slow-path` (the store without its prepared bearer lookup, to compare),
  * `--pragma "<sqlite pragma>"` (repeatable: SQLite settings to try on the server's connection),
- * `--hashing-concurrency <n>` (the plugin's `hashing.concurrency`, to try another than its default).
- * Every wait is bounded in time; the whole run is stopped after 10 minutes.
+ * `--hashing-concurrency <n>` (the plugin's `hashing.concurrency`, to try another than its default),
+ * `--cleanup-tokens <n>` (expired tokens of (f); `--no-cleanup` skips (f)), `--cleanup-max-seconds <n>`
+ * (where (f) stops the cleanup if it has not finished, and says so).
+ * Every wait is bounded in time; the whole run is stopped after 10 minutes plus (f)'s own bounds.
  */
-import { fork, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { findPostgresBinDir, launchPostgres } from '../test/fixtures/postgres.js'
-import { runLoad, type LoadOptions, type LoadResult } from './load.js'
+import { elapsedSeconds, forkTs, killChildren, progress, Server, sleep, within } from './child.js'
+import { cleanupAtScale, cleanupWatchdogMs } from './cleanup-scale.js'
+import { cacheInvalidation } from './invalidation.js'
+import { probeLoad, runLoad, type LoadOptions, type LoadResult } from './load.js'
 import {
   allTargets, formatReport, routeRatios,
   type DatabaseReport, type LoginSection, type MemorySection, type Report, type RouteRound, type RoutesSection,
-  type StormSection, type TableSizeSection
+  type SignUpSection, type StormSection, type TableSizeSection
 } from './report.js'
 import { seedDatabase } from './seed.js'
 import type { StormOptions } from './storm.js'
-import { BENCH_REDIRECT_URI, type Command, type Reply } from './server.js'
-import { cpuMicrosPerRequest, median, ratio, ratios, sampleIndexes, seededRandom, type CpuUsage } from './stats.js'
+import { BENCH_REDIRECT_URI } from './server.js'
+import { cpuMicrosPerRequest, median, ratio, ratios, sampleIndexes, seededRandom } from './stats.js'
 import { benchToken } from './tokens.js'
 
-const HERE = fileURLToPath(new URL('.', import.meta.url))
+/** The bound of the whole run without (f), whose own bounds come on top. */
 const WATCHDOG_MS = 10 * 60_000
 
 const { values: flags } = parseArgs({
@@ -43,22 +51,30 @@ const { values: flags } = parseArgs({
     'slow-path': { type: 'boolean', default: false },
     tokens: { type: 'string' },
     pragma: { type: 'string', multiple: true, default: [] },
-    'hashing-concurrency': { type: 'string' }
+    'hashing-concurrency': { type: 'string' },
+    'no-cleanup': { type: 'boolean', default: false },
+    'cleanup-tokens': { type: 'string' },
+    'cleanup-max-seconds': { type: 'string' }
   }
 })
 
 /**
- * How long and how big: the full run fits in three minutes on two cores; `--quick` in about one. A load
- * stops within a tenth of a second after its duration (see load.ts).
+ * How long and how big. (f) stops the library's cleanup after `cleanupMaxSeconds` if it has not finished (and
+ * says so): its rate and the route's latency meanwhile show within seconds, and a cleanup of ten million
+ * rows may take far longer than the whole run may (report.ts's `RUN_SECONDS_TARGET`);
+ * `--cleanup-max-seconds` lets it finish.
  */
 const PLAN = flags.quick
-  ? { tokens: 100_000, smallTokens: 10_000, rounds: 3, roundSeconds: 1, warmupSeconds: 0.5, guardRounds: 3, guardMs: 300, loginRounds: 1, loginSeconds: 2, idleSeconds: 2, stormRampMaxSeconds: 8, stormProbeSeconds: 2 }
-  : { tokens: 1_000_000, smallTokens: 10_000, rounds: 5, roundSeconds: 1, warmupSeconds: 0.5, guardRounds: 5, guardMs: 500, loginRounds: 2, loginSeconds: 3, idleSeconds: 3, stormRampMaxSeconds: 10, stormProbeSeconds: 3 }
+  ? { tokens: 100_000, smallTokens: 10_000, rounds: 3, roundSeconds: 1, warmupSeconds: 0.5, guardRounds: 3, guardMs: 300, loginRounds: 1, loginSeconds: 2, idleSeconds: 2, stormRampMaxSeconds: 8, stormProbeSeconds: 2, cacheTokens: 50, cleanupTokens: 200_000, cleanupLiveTokens: 1000, cleanupMaxSeconds: 60 }
+  : { tokens: 1_000_000, smallTokens: 10_000, rounds: 5, roundSeconds: 1, warmupSeconds: 0.5, guardRounds: 5, guardMs: 500, loginRounds: 2, loginSeconds: 3, idleSeconds: 3, stormRampMaxSeconds: 10, stormProbeSeconds: 3, cacheTokens: 200, cleanupTokens: 10_000_000, cleanupLiveTokens: 1000, cleanupMaxSeconds: 30 }
 const TOKENS = flags.tokens === undefined ? PLAN.tokens : Number(flags.tokens)
 if (!Number.isSafeInteger(TOKENS) || TOKENS < PLAN.smallTokens) throw new Error(`--tokens must be an integer >= ${PLAN.smallTokens}`)
-/** Connections of the route loads (a), and of the idle/storm probe of (c) at a fixed rate. */
+const CLEANUP_TOKENS = flags['cleanup-tokens'] === undefined ? PLAN.cleanupTokens : Number(flags['cleanup-tokens'])
+if (!Number.isSafeInteger(CLEANUP_TOKENS) || CLEANUP_TOKENS < 1) throw new Error('--cleanup-tokens must be an integer >= 1')
+const CLEANUP_MAX_SECONDS = flags['cleanup-max-seconds'] === undefined ? PLAN.cleanupMaxSeconds : Number(flags['cleanup-max-seconds'])
+if (!(CLEANUP_MAX_SECONDS > 0)) throw new Error('--cleanup-max-seconds must be a number > 0')
+/** Connections of the route loads (a). */
 const CONNECTIONS = 10
-const PROBE = { connections: 2, rate: 200 }
 /** Distinct tokens the protected load cycles through: a thousand active users. */
 const ACTIVE_TOKENS = 1000
 /** Tokens drawn for (d)'s cold case: more than a round checks, so that nearly every check is a new one. */
@@ -69,82 +85,8 @@ const CACHE_REFILL_SECONDS = 0.5
 const HASHING_QUEUE = 256
 /** Seconds after which a storm request counts as timed out. */
 const STORM_TIMEOUT_SECONDS = 10
-
-function progress (message: string): void {
-  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${message}\n`)
-}
-
-const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Rejects after `ms` with `what` unless `promise` settles first. */
-async function within<T> (ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([promise, new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
-    })])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-const children = new Set<ChildProcess>()
-
-function forkTs (script: string): ChildProcess {
-  const child = fork(join(HERE, script), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  children.add(child)
-  child.once('exit', () => children.delete(child))
-  return child
-}
-
-/** The server child: commands over IPC, each answered or timed out. */
-class Server {
-  readonly #child: ChildProcess
-  readonly #pending = new Map<number, { resolve: (value: any) => void, reject: (err: Error) => void }>()
-  #next = 1
-
-  private constructor (child: ChildProcess) {
-    this.#child = child
-    child.on('message', (reply: Reply) => {
-      const pending = this.#pending.get(reply.id)
-      if (pending === undefined) return
-      this.#pending.delete(reply.id)
-      if (reply.ok) pending.resolve(reply.result)
-      else pending.reject(new Error(`server: ${reply.error}`))
-    })
-    child.once('exit', (code) => {
-      for (const { reject } of this.#pending.values()) reject(new Error(`the server exited (${String(code)})`))
-      this.#pending.clear()
-    })
-  }
-
-  static async start (): Promise<Server> {
-    const child = forkTs('server.ts')
-    const server = new Server(child)
-    await within(30_000, 'server start', new Promise<void>((resolve, reject) => {
-      server.#pending.set(0, { resolve, reject })
-    }))
-    return server
-  }
-
-  async call<T> (command: string, args: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<T> {
-    const id = this.#next++
-    const reply = new Promise<T>((resolve, reject) => this.#pending.set(id, { resolve, reject }))
-    this.#child.send({ id, command, args } satisfies Command)
-    return await within(timeoutMs, `server "${command}"`, reply)
-  }
-
-  async usage (): Promise<{ cpu: CpuUsage, rss: number, eventLoopActive: number }> {
-    return await this.call('usage')
-  }
-
-  async close (): Promise<void> {
-    await this.call('close', {}, 30_000).catch(() => {})
-    if (this.#child.exitCode === null) {
-      await within(10_000, 'server exit', new Promise((resolve) => this.#child.once('exit', resolve))).catch(() => this.#child.kill('SIGKILL'))
-    }
-  }
-}
+/** (g): how long the second instance is polled for its refusal before the revocation counts as missed. */
+const INVALIDATION_GIVE_UP_MS = 2000
 
 /** One load against the server, with the server's CPU time over it. */
 async function measure (server: Server, options: LoadOptions): Promise<RouteRound> {
@@ -268,36 +210,140 @@ async function settle (server: Server, maxMs = 15_000): Promise<void> {
   }
 }
 
-/** (b): logins per second against `concurrency` raw argon2 verification loops, alternating. */
-async function logins (server: Server, opened: Opened): Promise<LoginSection> {
-  const concurrency = opened.hashingConcurrency
-  const ceiling: number[] = []
-  const rates: number[] = []
-  const eventLoopMs: number[] = []
-  const cpuPerVerify: number[] = []
-  const cpuPerLogin: number[] = []
-  let unexpected = 0
-  await runLoad(loginLoad(opened, { duration: 1 }))
+/** One round of raw argon2 in the server, `concurrency` at once: operations per second, server CPU ms each. */
+async function rawArgon2 (server: Server, op: 'verify' | 'hash', concurrency: number): Promise<{ rate: number, cpuMs: number }> {
+  const before = await server.usage()
+  const raw: { done: number, ms: number } = await server.call('argon2', { op, concurrency, durationMs: PLAN.loginSeconds * 1000 }, 60_000)
+  const after = await server.usage()
+  await settle(server)
+  return { rate: raw.done / (raw.ms / 1000), cpuMs: cpuMicrosPerRequest(before.cpu, after.cpu, raw.done) / 1000 }
+}
+
+/** One closed-loop round of a hashing route: its `okStatus` answers per second, event-loop and CPU ms per answer. */
+async function hashingRound (server: Server, load: LoadOptions, okStatus: number): Promise<{ rate: number, eventLoopMs: number, cpuMs: number, unexpected: number }> {
+  const before = await server.usage()
+  const result = await runLoad(load)
+  const after = await server.usage()
+  await settle(server)
+  const ok = result.byStatus[String(okStatus)]?.count ?? 0
+  return {
+    rate: ok / result.seconds,
+    eventLoopMs: (after.eventLoopActive - before.eventLoopActive) / result.responses,
+    cpuMs: cpuMicrosPerRequest(before.cpu, after.cpu, result.responses) / 1000,
+    unexpected: result.responses - ok + result.errors + result.timeouts
+  }
+}
+
+/** What the rounds of one hashing route measured, one value per round (medians taken by the caller). */
+interface HashingRounds {
+  ceiling: number[]
+  /** The ceiling at `secondConcurrency`, when asked for. */
+  secondCeiling: number[]
+  rates: number[]
+  eventLoopMs: number[]
+  cpuMsPerRaw: number[]
+  cpuMsPerRequest: number[]
+  unexpected: number
+}
+
+/**
+ * (b)'s rounds for one hashing route: a raw argon2 ceiling (`op` at `concurrency`, and at `secondConcurrency`
+ * too when given), then the route's closed loop (`load(round)`), alternating, after a warm-up of a second.
+ */
+async function hashingRounds (server: Server, plan: {
+  what: string
+  op: 'verify' | 'hash'
+  concurrency: number
+  secondConcurrency?: number
+  load: (round: number | 'warm') => LoadOptions
+  okStatus: number
+}): Promise<HashingRounds> {
+  const rounds: HashingRounds = { ceiling: [], secondCeiling: [], rates: [], eventLoopMs: [], cpuMsPerRaw: [], cpuMsPerRequest: [], unexpected: 0 }
+  await runLoad({ ...plan.load('warm'), duration: 1 })
   await settle(server)
   for (let r = 0; r < PLAN.loginRounds; r++) {
-    const beforeRaw = await server.usage()
-    const raw: { verified: number, ms: number } = await server.call('argon2', { concurrency, durationMs: PLAN.loginSeconds * 1000 }, 60_000)
-    const afterRaw = await server.usage()
-    ceiling.push(raw.verified / (raw.ms / 1000))
-    cpuPerVerify.push(cpuMicrosPerRequest(beforeRaw.cpu, afterRaw.cpu, raw.verified) / 1000)
-    await settle(server)
-    const before = await server.usage()
-    const load = await runLoad(loginLoad(opened, {}))
-    const after = await server.usage()
-    const ok = load.byStatus['200']?.count ?? 0
-    unexpected += load.responses - ok + load.errors + load.timeouts
-    rates.push(ok / load.seconds)
-    eventLoopMs.push((after.eventLoopActive - before.eventLoopActive) / load.responses)
-    cpuPerLogin.push(cpuMicrosPerRequest(before.cpu, after.cpu, load.responses) / 1000)
-    await settle(server)
-    progress(`(b) round ${r + 1}/${PLAN.loginRounds}: ceiling ${ceiling[r]?.toFixed(1)} verify/s, logins ${rates[r]?.toFixed(1)}/s`)
+    const raw = await rawArgon2(server, plan.op, plan.concurrency)
+    rounds.ceiling.push(raw.rate)
+    rounds.cpuMsPerRaw.push(raw.cpuMs)
+    if (plan.secondConcurrency !== undefined) rounds.secondCeiling.push((await rawArgon2(server, plan.op, plan.secondConcurrency)).rate)
+    const round = await hashingRound(server, plan.load(r), plan.okStatus)
+    rounds.rates.push(round.rate)
+    rounds.eventLoopMs.push(round.eventLoopMs)
+    rounds.cpuMsPerRequest.push(round.cpuMs)
+    rounds.unexpected += round.unexpected
+    progress(`(b) ${plan.what} round ${r + 1}/${PLAN.loginRounds}: ceiling ${raw.rate.toFixed(1)} ${plan.op}/s, ${plan.what} ${round.rate.toFixed(1)}/s`)
   }
-  return { concurrency, ceiling, logins: rates, ratio: median(ratios(rates, ceiling)), eventLoopMsPerLogin: median(eventLoopMs), cpuMsPerVerify: median(cpuPerVerify), cpuMsPerLogin: median(cpuPerLogin), unexpected }
+  return rounds
+}
+
+/**
+ * (b): logins per second against raw argon2 verifications at the plugin's `hashing.concurrency` and at every
+ * core, alternating; one ceiling when the two are the same (the plugin's default with low-priority hashing).
+ */
+async function logins (server: Server, opened: Opened): Promise<LoginSection> {
+  const concurrency = opened.hashingConcurrency
+  const allCores = availableParallelism()
+  const rounds = await hashingRounds(server, {
+    what: 'logins',
+    op: 'verify',
+    concurrency,
+    ...(allCores === concurrency ? {} : { secondConcurrency: allCores }),
+    load: () => loginLoad(opened, {}),
+    okStatus: 200
+  })
+  const everyCore = allCores === concurrency ? rounds.ceiling : rounds.secondCeiling
+  return {
+    concurrency,
+    ceiling: rounds.ceiling,
+    logins: rounds.rates,
+    ratio: median(ratios(rounds.rates, rounds.ceiling)),
+    allCores,
+    ceilingAllCores: everyCore,
+    ratioAllCores: median(ratios(rounds.rates, everyCore)),
+    eventLoopMsPerLogin: median(rounds.eventLoopMs),
+    cpuMsPerVerify: median(rounds.cpuMsPerRaw),
+    cpuMsPerLogin: median(rounds.cpuMsPerRequest),
+    unexpected: rounds.unexpected
+  }
+}
+
+/** Where a sign-up's body takes its number: each sign-up a new username. */
+const SIGN_UP_COUNTER = '{n}'
+
+/** Sign-ups of new users `signup-<tag>-<n>`: `tag` tells the loads of one run apart. */
+function signUpLoad (opened: Opened, tag: string, options: Partial<LoadOptions>): LoadOptions {
+  return {
+    url: `http://127.0.0.1:${opened.ports.plain}/sign_up/`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: `signup-${tag}-${SIGN_UP_COUNTER}`, password: opened.password }),
+    bodyCounter: SIGN_UP_COUNTER,
+    connections: opened.hashingConcurrency * 4,
+    duration: PLAN.loginSeconds,
+    ...options
+  }
+}
+
+/** (b) for sign-ups: sign-ups per second against raw argon2 hashes (the plugin's parameters) at every core. */
+async function signUps (server: Server, opened: Opened): Promise<SignUpSection> {
+  const allCores = availableParallelism()
+  const rounds = await hashingRounds(server, {
+    what: 'sign-ups',
+    op: 'hash',
+    concurrency: allCores,
+    load: (round) => signUpLoad(opened, round === 'warm' ? 'warm' : `r${round}`, {}),
+    okStatus: 201
+  })
+  return {
+    allCores,
+    ceilingAllCores: rounds.ceiling,
+    signUps: rounds.rates,
+    ratioAllCores: median(ratios(rounds.rates, rounds.ceiling)),
+    eventLoopMsPerSignUp: median(rounds.eventLoopMs),
+    cpuMsPerHash: median(rounds.cpuMsPerRaw),
+    cpuMsPerSignUp: median(rounds.cpuMsPerRequest),
+    unexpected: rounds.unexpected
+  }
 }
 
 /**
@@ -341,20 +387,19 @@ async function codeFlows (opened: Opened): Promise<{ perSecond: number, failures
   return { perSecond: flows / ((performance.now() - started) / 1000), failures }
 }
 
-/** (c): the protected route at a fixed rate, idle and during a storm of logins at twice their capacity. */
-async function storm (server: Server, opened: Opened, loginRate: number): Promise<StormSection> {
+/** What a storm sends: one request, its body numbered or not. */
+type StormRequest = Pick<StormOptions, 'url' | 'headers' | 'body' | 'bodyCounter'>
+
+/**
+ * (c): the protected route at a fixed rate, idle and during a storm of `request` offered at twice the
+ * route's `capacity` (per second) in an open loop; `okStatus` is the route's success.
+ */
+async function storm (server: Server, opened: Opened, what: string, request: StormRequest, capacity: number, okStatus: number): Promise<StormSection> {
   const authorizations = sampleIndexes(ACTIVE_TOKENS, TOKENS, seededRandom(11)).map((i) => `Bearer ${benchToken(i)}`)
-  const probe = (duration: number): LoadOptions => ({
-    url: `http://127.0.0.1:${opened.ports.plain}/me`,
-    connections: PROBE.connections,
-    overallRate: PROBE.rate,
-    duration,
-    authorizations
-  })
-  const idle = await runLoad(probe(PLAN.idleSeconds))
-  const offeredRate = Math.max(2, Math.round(2 * loginRate))
+  const idle = await runLoad(probeLoad(opened.ports.plain, authorizations, PLAN.idleSeconds))
+  const offeredRate = Math.max(2, Math.round(2 * capacity))
   // Long enough for the excess to fill the hashing queue (256 by default), then the probe runs.
-  const rampSeconds = Math.min(PLAN.stormRampMaxSeconds, Math.ceil(HASHING_QUEUE / Math.max(1, offeredRate - loginRate)) + 1)
+  const rampSeconds = Math.min(PLAN.stormRampMaxSeconds, Math.ceil(HASHING_QUEUE / Math.max(1, offeredRate - capacity)) + 1)
   const stormSeconds = rampSeconds + PLAN.stormProbeSeconds + 1
   const child = forkTs('storm.ts')
   const stormResult = new Promise<LoadResult>((resolve, reject) => {
@@ -364,22 +409,15 @@ async function storm (server: Server, opened: Opened, loginRate: number): Promis
     })
     child.once('exit', (code) => reject(new Error(`the storm process exited (${String(code)})`)))
   })
-  const login = loginLoad(opened, {})
-  child.send({
-    url: login.url,
-    headers: login.headers as Record<string, string>,
-    body: login.body as string,
-    rate: offeredRate,
-    duration: stormSeconds,
-    timeout: STORM_TIMEOUT_SECONDS
-  } satisfies StormOptions)
+  child.send({ ...request, rate: offeredRate, duration: stormSeconds, timeout: STORM_TIMEOUT_SECONDS } satisfies StormOptions)
   await sleep(rampSeconds * 1000)
-  const during = await runLoad(probe(PLAN.stormProbeSeconds))
+  const during = await runLoad(probeLoad(opened.ports.plain, authorizations, PLAN.stormProbeSeconds))
   const result = await within((stormSeconds + STORM_TIMEOUT_SECONDS + 30) * 1000, 'storm', stormResult)
   await settle(server)
-  const ok = result.byStatus['200']?.count ?? 0
+  const ok = result.byStatus[String(okStatus)]?.count ?? 0
   const shed = result.byStatus['503']?.count ?? 0
-  progress(`(c) idle p99 ${idle.latency.p99.toFixed(2)} ms, storm p99 ${during.latency.p99.toFixed(2)} ms; storm ${ok} ok, ${shed} shed, ${result.timeouts} timeouts`)
+  progress(`(c) ${what} storm: idle p99 ${idle.latency.p99.toFixed(2)} ms, storm p99 ${during.latency.p99.toFixed(2)} ms; ` +
+    `storm ${ok} ok, ${shed} shed, ${result.timeouts} timeouts`)
   return {
     offeredRate,
     rampSeconds,
@@ -399,7 +437,18 @@ async function storm (server: Server, opened: Opened, loginRate: number): Promis
   }
 }
 
-/** One database: open, seed, measure. `full` adds (b), (c) and (e). */
+/** The request of a load, as a storm sends it. */
+function stormRequest (load: LoadOptions): StormRequest {
+  return { url: load.url, headers: load.headers ?? {}, body: load.body ?? '', bodyCounter: load.bodyCounter }
+}
+
+/** The plugin's options in every server: no throttle (see runDatabase), and --hashing-concurrency. */
+const PLUGIN = {
+  throttle: false as const,
+  ...(flags['hashing-concurrency'] === undefined ? {} : { hashing: { concurrency: Number(flags['hashing-concurrency']) } })
+}
+
+/** One database: open, seed, measure. `full` adds (b), (c) and (e); PostgreSQL adds (g). */
 async function runDatabase (dialect: 'sqlite' | 'postgres', url: string, full: boolean): Promise<DatabaseReport> {
   progress(`${dialect}: seeding ${TOKENS.toLocaleString('en-US')} + ${PLAN.smallTokens.toLocaleString('en-US')} tokens`)
   const [seedSeconds] = await within(180_000, 'seeding', seedDatabase(url, [
@@ -411,11 +460,7 @@ async function runDatabase (dialect: 'sqlite' | 'postgres', url: string, full: b
   try {
     // No throttle: (b) and (c) log one user in from one address at full speed, which the throttle (counting
     // every attempt before its check, five at once per username and address) would answer with 429s.
-    const plugin = {
-      throttle: false as const,
-      ...(flags['hashing-concurrency'] === undefined ? {} : { hashing: { concurrency: Number(flags['hashing-concurrency']) } })
-    }
-    const opened: Opened = await server.call('open', { url, fastPath: !flags['slow-path'], tokenCache: TOKEN_CACHE, pragmas: flags.pragma, plugin })
+    const opened: Opened = await server.call('open', { url, fastPath: !flags['slow-path'], tokenCache: TOKEN_CACHE, pragmas: flags.pragma, plugin: PLUGIN })
     const afterSeed = (await server.usage()).rss
     progress(`${dialect}: server up (ports ${opened.ports.plain}, ${opened.ports.cached})`)
     const tableSizeSection = await tableSize(server)
@@ -428,7 +473,9 @@ async function runDatabase (dialect: 'sqlite' | 'postgres', url: string, full: b
       const code = await codeFlows(opened)
       report.logins = { ...report.logins, codeFlows: code }
       progress(`(b) authorization code flows with a session: ${code.perSecond.toFixed(1)}/s`)
-      report.storm = await storm(server, opened, median(report.logins.logins))
+      report.signUps = await signUps(server, opened)
+      report.storm = await storm(server, opened, 'login', stormRequest(loginLoad(opened, {})), median(report.logins.logins), 200)
+      report.signUpStorm = await storm(server, opened, 'sign-up', stormRequest(signUpLoad(opened, 'storm', {})), median(report.signUps.signUps), 201)
       const afterRun = (await server.usage()).rss
       const memory: MemorySection = {
         afterSeed,
@@ -437,6 +484,9 @@ async function runDatabase (dialect: 'sqlite' | 'postgres', url: string, full: b
         growth: (rssRounds.at(-1) as number) - (rssRounds[0] as number)
       }
       report.memory = memory
+    }
+    if (dialect === 'postgres') {
+      report.cache = await cacheInvalidation(server, { url, tokens: PLAN.cacheTokens, tokenCache: TOKEN_CACHE, plugin: PLUGIN, giveUpMs: INVALIDATION_GIVE_UP_MS })
     }
     return report
   } finally {
@@ -458,14 +508,13 @@ async function runPostgres (): Promise<DatabaseReport | { skipped: string }> {
   }
 }
 
-const started = performance.now()
-
 async function main (): Promise<void> {
+  const watchdogMs = WATCHDOG_MS + (flags['no-cleanup'] ? 0 : cleanupWatchdogMs(CLEANUP_TOKENS, CLEANUP_MAX_SECONDS))
   const watchdog = setTimeout(() => {
-    process.stderr.write(`bench: still running after ${WATCHDOG_MS / 60_000} minutes: stopping\n`)
-    for (const child of children) child.kill('SIGKILL')
+    process.stderr.write(`bench: still running after ${(watchdogMs / 60_000).toFixed(1)} minutes: stopping\n`)
+    killChildren()
     process.exit(2)
-  }, WATCHDOG_MS)
+  }, watchdogMs)
   watchdog.unref()
 
   const machine = {
@@ -481,10 +530,22 @@ async function main (): Promise<void> {
   let sqlite: DatabaseReport
   try {
     sqlite = await runDatabase('sqlite', `sqlite:${join(dir, 'bench.db')}`, true)
+    rmSync(join(dir, 'bench.db'), { force: true })
+    sqlite.cleanup = flags['no-cleanup']
+      ? { skipped: '--no-cleanup' }
+      : await cleanupAtScale({
+        url: `sqlite:${join(dir, 'cleanup.db')}`,
+        expiredTokens: CLEANUP_TOKENS,
+        liveTokens: PLAN.cleanupLiveTokens,
+        idleSeconds: PLAN.idleSeconds,
+        maxSeconds: CLEANUP_MAX_SECONDS,
+        plugin: PLUGIN
+      })
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
   const postgres = await runPostgres()
+  const seconds = elapsedSeconds()
   const report: Report = {
     machine,
     settings: {
@@ -498,14 +559,14 @@ async function main (): Promise<void> {
     },
     sqlite,
     postgres,
-    targets: allTargets({ sqlite, postgres }),
-    seconds: (performance.now() - started) / 1000
+    targets: allTargets({ sqlite, postgres, seconds }),
+    seconds
   }
   process.stdout.write(flags.json ? `${JSON.stringify(report)}\n` : formatReport(report))
 }
 
 main().then(() => process.exit(0), (err: Error) => {
   process.stderr.write(`bench failed: ${err.stack ?? err.message}\n`)
-  for (const child of children) child.kill('SIGKILL')
+  killChildren()
   process.exit(1)
 })

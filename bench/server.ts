@@ -3,16 +3,23 @@
  * with `fork()` and driven over IPC, so that its `process.cpuUsage()` and RSS are the server's alone.
  *
  * The database comes seeded (seed.ts). The app listens twice on 127.0.0.1, on one store: without the
- * token cache (the default) and with it. A second store (table prefix `small_`) holds the small table
- * of (d); its guard, like the main one's, is called in-process for (d).
+ * token cache and with it. A second store (table prefix `small_`) holds the small table
+ * of (d); its guard, like the main one's, is called in-process for (d). On PostgreSQL, (g) adds two more
+ * instances of the app on stores of their own (`KyselyStore.open`), both with the cache. The cleanup at scale
+ * (f) runs in a server of its own: the app alone on a store of its own file, and the library's cleanup.
  */
-import { verify } from '@node-rs/argon2'
+import { hash, verify } from '@node-rs/argon2'
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import { buildExampleApp, meSchema } from '../examples/app.js'
-import { createClient, KyselyStore, openDatabase, type OAuth2ServerOptions, type OpenedDatabase } from '../lib/index.js'
+import { createClient, KyselyStore, openDatabase, type OAuth2ServerOptions, type OAuth2Store, type OpenedDatabase } from '../lib/index.js'
+import { deleteExpired } from '../lib/cleanup.js'
+import {
+  ARGON2_ALGORITHM_ID, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST, type Argon2Parameters
+} from '../lib/crypto/passwords.js'
 import { hashToken } from '../lib/crypto/tokens.js'
 import { resolveOptions } from '../lib/options.js'
-import { sampleIndexes, seededRandom } from './stats.js'
+import { issueTokens } from '../lib/testing/index.js'
+import { sampleIndexes, seededRandom, summarizeLatencies } from './stats.js'
 import { benchToken } from './tokens.js'
 
 /** A request from run.ts: a command name, its arguments and an id the reply carries back. */
@@ -65,10 +72,13 @@ async function open (args: { url: string, fastPath: boolean, tokenCache: { max: 
   // --pragma: SQLite settings to try beside openDatabase()'s own.
   for (const pragma of args.pragmas) (opened.sqlite as unknown as { pragma: (source: string) => unknown } | undefined)?.pragma(pragma)
   const fast = args.fastPath ? { sqlite: opened.sqlite, pgPool: opened.pgPool } : {}
+  // The cache is on by default where the store reports revocations (as these do): the routes and guards
+  // measured without it turn it off.
+  const uncached = { ...args.plugin, tokenCache: false as const }
   for (const [name, prefix] of [['main', 'oauth2_'], ['small', 'small_']] as const) {
     const store = new KyselyStore({ db: opened.db, ...fast, tablePrefix: prefix })
     await store.migrate()
-    const { app, publicClientId } = await buildExampleApp(store, args.plugin, { logger: false })
+    const { app, publicClientId } = await buildExampleApp(store, uncached, { logger: false })
     apps.push(app)
     if (name === 'main') registerFloor(app)
     await app.ready()
@@ -164,24 +174,166 @@ async function guardLoop (args: { target: string, count: number, draws: number, 
   return { checks, failures, refused: refused(), wallNs, cpuMicros: cpu.user + cpu.system }
 }
 
-/** (b)'s ceiling: `concurrency` loops of argon2 verifications of the login user's hash, for `durationMs`. */
-async function argon2Loop (args: { concurrency: number, durationMs: number }): Promise<unknown> {
+/** The plugin's argon2id parameters (lib/crypto/passwords.ts), for the ceiling of the sign-ups. */
+const PLUGIN_ARGON2: Argon2Parameters = {
+  algorithm: ARGON2_ALGORITHM_ID,
+  memoryCost: ARGON2_MEMORY_KIB,
+  timeCost: ARGON2_TIME_COST,
+  parallelism: ARGON2_PARALLELISM
+}
+
+/** The parameters part of a PHC string: `$argon2id$v=19$m=…,t=…,p=…`. */
+const phcParameters = (phc: string): string => phc.split('$').slice(0, 4).join('$')
+
+/**
+ * (b)'s ceilings: `concurrency` loops of raw argon2 operations for `durationMs`, with the plugin's
+ * parameters: `verify`, of the login user's hash (the login's hash); `hash`, of a new password each time
+ * (the sign-up's), checked to carry the same parameters as the login user's stored hash.
+ */
+async function argon2Loop (args: { op: 'verify' | 'hash', concurrency: number, durationMs: number }): Promise<unknown> {
   const user = await target('main').store.findUserByUsernameKey(BENCH_USERNAME)
   if (user === null) throw new Error('the login user is missing')
   const deadline = performance.now() + args.durationMs
-  let verified = 0
+  let done = 0
   const started = performance.now()
   await Promise.all(Array.from({ length: args.concurrency }, async () => {
     while (performance.now() < deadline) {
-      if (!await verify(user.passwordHash, BENCH_PASSWORD)) throw new Error('the ceiling verified a wrong hash')
-      verified++
+      if (args.op === 'verify') {
+        if (!await verify(user.passwordHash, BENCH_PASSWORD)) throw new Error('the ceiling verified a wrong hash')
+      } else {
+        const made = await hash(`${BENCH_PASSWORD}-${done}`, PLUGIN_ARGON2)
+        if (phcParameters(made) !== phcParameters(user.passwordHash)) {
+          throw new Error(`the ceiling hashed with ${phcParameters(made)}, the plugin with ${phcParameters(user.passwordHash)}`)
+        }
+      }
+      done++
     }
   }))
-  return { verified, ms: performance.now() - started }
+  return { done, ms: performance.now() - started }
+}
+
+/** (g)'s two instances of the app, each on a store of its own (its own pool and LISTEN connection). */
+const pair: Array<{ app: FastifyInstance, store: KyselyStore, clientId: string, counted: { lookups: number } }> = []
+
+/**
+ * (g): two instances of the example app on one PostgreSQL database, each on `KyselyStore.open(url)` with
+ * the token cache; each counts its store's bearer lookups (the second's show that its cache answers).
+ */
+async function openPair (args: { url: string, tokenCache: { max: number, ttl: number }, plugin: Partial<OAuth2ServerOptions> }): Promise<unknown> {
+  const ports: number[] = []
+  for (let i = 0; i < 2; i++) {
+    const store = await KyselyStore.open(args.url)
+    const counted = { lookups: 0 }
+    const find = store.findByAccessTokenHash.bind(store)
+    store.findByAccessTokenHash = async (accessTokenHash) => {
+      counted.lookups++
+      return await find(accessTokenHash)
+    }
+    const { app, publicClientId } = await buildExampleApp(store, { ...args.plugin, tokenCache: args.tokenCache }, { logger: false })
+    pair.push({ app, store, clientId: publicClientId, counted })
+    ports.push(await listen(app))
+  }
+  return { ports, clientId: pair[0]?.clientId }
+}
+
+/** (g): `count` fresh tokens of one user, minted by the testing kit on the first instance for its public client. */
+async function issue (args: { count: number, username: string }): Promise<string[]> {
+  const [a] = pair
+  if (a === undefined) throw new Error('no pair: send "openPair" first')
+  const tokens: string[] = []
+  for (let i = 0; i < args.count; i++) tokens.push((await issueTokens(a.app, { username: args.username, clientId: a.clientId })).accessToken)
+  return tokens
+}
+
+/** (g): the bearer lookups of the second instance's store so far. */
+function pairLookups (): number {
+  return pair[1]?.counted.lookups ?? 0
+}
+
+/** (f)'s store: the example app alone on `KyselyStore.open(url)`, without the token cache. */
+let single: KyselyStore | undefined
+
+async function openSingle (args: { url: string, plugin: Partial<OAuth2ServerOptions> }): Promise<unknown> {
+  single = await KyselyStore.open(args.url)
+  const { app } = await buildExampleApp(single, { ...args.plugin, tokenCache: false }, { logger: false })
+  apps.push(app)
+  return { port: await listen(app) }
+}
+
+function singleStore (): KyselyStore {
+  if (single === undefined) throw new Error('no store: send "openSingle" first')
+  return single
+}
+
+/** (f)'s cleanup so far: token rows deleted and the milliseconds of each batch (the event loop held by it). */
+const cleanupProgress = { rows: 0, batchMs: [] as number[] }
+
+/** Thrown into the library's cleanup loop at its next batch once the bench's deadline has passed. */
+class CleanupStopped extends Error {}
+
+/**
+ * (f): the library's cleanup (`deleteExpired` with its default batch size, as the plugin's periodic
+ * `cleanup` and `tokens clear` run it) on the store the app serves, until it finishes or `maxSeconds`
+ * pass. The store is seen through a proxy that counts and times each batch of tokens, and that stops the
+ * loop at the first batch past the deadline; every other call goes to the store itself.
+ */
+async function cleanup (args: { maxSeconds: number }): Promise<unknown> {
+  const store = singleStore()
+  const deadline = performance.now() + args.maxSeconds * 1000
+  const counted: OAuth2Store = new Proxy(store, {
+    get (target, property) {
+      if (property === 'deleteExpiredTokens') {
+        return async (now: number, limit: number): Promise<number> => {
+          if (performance.now() > deadline) throw new CleanupStopped()
+          const begun = performance.now()
+          const deleted = await target.deleteExpiredTokens(now, limit)
+          cleanupProgress.batchMs.push(performance.now() - begun)
+          cleanupProgress.rows += deleted
+          return deleted
+        }
+      }
+      const value = Reflect.get(target, property, target) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+  const started = performance.now()
+  let finished = true
+  try {
+    await deleteExpired(counted, Date.now())
+  } catch (err) {
+    if (!(err instanceof CleanupStopped)) throw err
+    finished = false
+  }
+  return {
+    finished,
+    rows: cleanupProgress.rows,
+    seconds: (performance.now() - started) / 1000,
+    batches: summarizeLatencies(cleanupProgress.batchMs)
+  }
+}
+
+/** (f): the token rows deleted so far by a cleanup underway. */
+function cleanupRows (): number {
+  return cleanupProgress.rows
+}
+
+/** (f): token records whose tokens have both expired before `now`, and the others (through `expires_at`'s index). */
+async function countTokens (args: { now: number }): Promise<unknown> {
+  const { db } = singleStore()
+  const count = async (expired: boolean): Promise<number> => Number((await db.selectFrom('oauth2_tokens')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('expires_at', expired ? '<' : '>=', args.now)
+    .executeTakeFirstOrThrow()).n)
+  return { expired: await count(true), live: await count(false) }
 }
 
 async function close (): Promise<unknown> {
   for (const app of apps) await app.close()
+  for (const { app, store } of pair) {
+    await app.close()
+    await store.close()
+  }
+  await single?.close()
   await opened?.db.destroy()
   setImmediate(() => process.exit(0))
   return null
@@ -192,6 +344,13 @@ const COMMANDS: Record<string, (args: any) => Promise<unknown> | unknown> = {
   usage,
   guard: guardLoop,
   argon2: argon2Loop,
+  openPair,
+  issue,
+  pairLookups,
+  openSingle,
+  cleanup,
+  cleanupRows,
+  countTokens,
   close
 }
 

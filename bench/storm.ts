@@ -5,12 +5,15 @@
  * seconds and every request is settled `timeout` seconds later at the latest.
  */
 import { Agent, request } from 'node:http'
+import { numberedBodies } from './bodies.js'
 import { LatencyRecorder, type LoadResult } from './load.js'
 
 export interface StormOptions {
   url: string
   headers: Record<string, string>
   body: string
+  /** A marker in `body` replaced by the request's number (from 0): a new username for each sign-up. */
+  bodyCounter?: string
   /** Requests per second. */
   rate: number
   /** Seconds of sending. */
@@ -27,8 +30,10 @@ export async function runStorm (options: StormOptions): Promise<LoadResult> {
   let inFlight = 0
   let sent = 0
   const started = performance.now()
+  const numbered = options.bodyCounter === undefined ? null : numberedBodies(options.body, options.bodyCounter)
 
   const send = (): void => {
+    const body = numbered === null ? options.body : numbered(sent)
     sent++
     inFlight++
     const begun = performance.now()
@@ -51,7 +56,7 @@ export async function runStorm (options: StormOptions): Promise<LoadResult> {
       req.destroy()
     })
     req.once('error', () => settle('error'))
-    req.end(options.body)
+    req.end(body)
   }
 
   await new Promise<void>((resolve) => {
