@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path'
 import type Database from 'better-sqlite3'
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
 import type { PgPool, SqliteHandle } from './kysely-store.js'
-import { startCheckpointer, type Checkpointer } from './checkpointer.js'
+import { registerSqliteWorker, startSqliteWorker, type SqliteWorker } from './sqlite-worker.js'
 import { cachingStatements } from './statement-cache.js'
 
 /** The databases `openDatabase` connects to. */
@@ -49,7 +49,8 @@ const SQLITE_CACHE_KIB = 65_536
  *   with no busy timeout (a statement that finds another connection's write lock fails with SQLITE_BUSY at
  *   once, never blocking the event loop; `KyselyStore` tries again asynchronously for up to 5 s, and the
  *   app's own queries on this instance should do the same), with foreign keys enforced and a page cache of up to
- *   64 MiB, its WAL checkpointed by a low-priority worker thread rather than inside a commit; `sqlite::memory:` for a private in-memory database. Each SQL text is prepared once (the
+ *   64 MiB, its WAL checkpointed (and the expiry cleanup's deletes run) by a low-priority worker thread with its
+ *   own connection, rather than on the event loop; `sqlite::memory:` for a private in-memory database. Each SQL text is prepared once (the
  *   statements of the 256 most recent texts are kept). The connection itself is returned as `sqlite`,
  *   for `KyselyStore`'s fast bearer check.
  * - `postgres://…` or `postgresql://…`: a pool of PostgreSQL connections through the optional `pg`
@@ -65,17 +66,18 @@ export async function openDatabase (url: string): Promise<OpenedDatabase> {
     const path = url.slice(SQLITE_SCHEME.length)
     const database = await openSqlite(path)
     const statements = cachingStatements(database)
-    // A file's checkpoints run on a worker thread (see checkpointer.ts), started with Kysely's first query
-    // and stopped by `db.destroy()` (which closes the connection only if a query ever ran).
-    let checkpointer: Checkpointer | null = null
+    // A file gets a background thread (see sqlite-worker.ts), started with Kysely's first query and
+    // stopped by `db.destroy()` (which closes the connection only if a query ever ran).
+    let worker: SqliteWorker | null = null
+    registerSqliteWorker(database, () => worker)
     const dialect = new SqliteDialect({
       database: {
         prepare (sql) {
-          if (checkpointer === null && path !== ':memory:') checkpointer = startCheckpointer(path, database)
+          if (worker === null && path !== ':memory:') worker = startSqliteWorker(path, database)
           return statements.prepare(sql)
         },
         close () {
-          checkpointer?.stop()
+          worker?.stop()
           statements.close()
         }
       }

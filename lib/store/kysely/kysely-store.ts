@@ -23,6 +23,7 @@ import { openDatabase } from './connect.js'
 import { listenForRevocations, revocationChannel, revocationPayload } from './revocation-channel.js'
 import { OAuth2MigrationProvider, migrationTableNames } from './migrations.js'
 import { bearerLookup, type AccessTokenRow, type PgPool, type SqliteHandle } from './bearer-lookup.js'
+import { sqliteWorkerOf } from './sqlite-worker.js'
 import { TablePrefixPlugin } from './table-prefix-plugin.js'
 import { DEFAULT_TABLE_PREFIX } from './tables.js'
 import type {
@@ -181,6 +182,9 @@ export class KyselyStore implements OAuth2Store {
   /** Whether the store opened its database itself (`KyselyStore.open`), and so closes it. */
   #ownsDb = false
 
+  /** The better-sqlite3 connection under `db`, if given: its background thread runs the expiry deletes. */
+  readonly #sqlite: SqliteHandle | undefined
+
   /**
    * The one call for a store on a database URL (`sqlite:<path>` or `postgres://…`, as `openDatabase`
    * takes): opens it, wires the store with the fast bearer-lookup handles of its driver (the `sqlite`
@@ -224,6 +228,7 @@ export class KyselyStore implements OAuth2Store {
       throw new TypeError('KyselyStore: option "sqlite" must be the better-sqlite3 Database under "db"')
     }
     this.#options = Object.freeze({ db, tablePrefix })
+    this.#sqlite = options.sqlite
     // Each operation is one statement or one transaction, so trying it again after SQLITE_BUSY is safe.
     for (const name of RETRIED_METHODS) {
       const method = (this[name] as (...args: unknown[]) => Promise<unknown>).bind(this)
@@ -570,9 +575,16 @@ export class KyselyStore implements OAuth2Store {
     // SQLite reads a negative LIMIT as none at all.
     if (!(batch > 0)) return 0
     const { key, endsAt } = EXPIRING_TABLES[table]
-    const result = await this.#db.deleteFrom(table)
+    const query = this.#db.deleteFrom(table)
       .where(key, 'in', (eb) => eb.selectFrom(table).select(key).where(endsAt, '<', now).limit(batch))
-      .executeTakeFirst()
+    // On a SQLite file opened by openDatabase the batch runs on its background thread: a batch rewrites a
+    // few pages of every index per row, too long to hold the event loop on a big table.
+    const worker = sqliteWorkerOf(this.#sqlite)
+    if (worker !== null) {
+      const { sql, parameters } = query.compile()
+      return await worker.run(sql, parameters)
+    }
+    const result = await query.executeTakeFirst()
     return Number(result.numDeletedRows)
   }
 }

@@ -1,7 +1,8 @@
 /**
- * SQLite checkpoints on a low-priority worker thread (lib/store/kysely/checkpointer.ts): a database opened
- * with `openDatabase` has its WAL copied back into the file without any commit of the app doing it, the
- * app's connection checkpoints by itself only past the backstop, and closing the database ends the worker.
+ * A SQLite file's background thread (lib/store/kysely/sqlite-worker.ts): a database opened with
+ * `openDatabase` has its WAL copied back into the file without any commit of the app doing it, the app's
+ * connection checkpoints by itself only past the backstop, the expiry cleanup's deletes run on the worker's
+ * connection, and closing the database ends the worker.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,7 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { sql } from 'kysely'
 import { openDatabase } from '../lib/index.js'
-import { BACKSTOP_WAL_PAGES, startCheckpointer } from '../lib/store/kysely/checkpointer.js'
+import { BACKSTOP_WAL_PAGES, sqliteWorkerOf, startSqliteWorker } from '../lib/store/kysely/sqlite-worker.js'
+import { KyselyStore } from '../lib/index.js'
+import { makeClient, makeToken } from './fixtures/store-contract.js'
 
 function tempFile (t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'oauth2-checkpoint-'))
@@ -81,7 +84,7 @@ t.test('an in-memory database has no worker', async (t) => {
 
 t.test('a worker that cannot start gives the app connection its own checkpoints back', async (t) => {
   const settings: string[] = []
-  const checkpointer = startCheckpointer(tempFile(t), { pragma: (source) => settings.push(source) }, { driver: '/nonexistent/driver.js' })
+  const checkpointer = startSqliteWorker(tempFile(t), { pragma: (source: string) => settings.push(source) }, { driver: '/nonexistent/driver.js' })
   await t.rejects(checkpointer.ready)
   t.same(settings, [`wal_autocheckpoint = ${BACKSTOP_WAL_PAGES}`, 'wal_autocheckpoint = 1000'])
   checkpointer.stop()
@@ -91,7 +94,7 @@ t.test('stopping before the worker has started still ends it, leaving the backst
   const path = tempFile(t)
   const { db, sqlite } = await openDatabase(`sqlite:${path}`)
   const settings: string[] = []
-  const checkpointer = startCheckpointer(path, { pragma: (source) => settings.push(source) })
+  const checkpointer = startSqliteWorker(path, { pragma: (source: string) => settings.push(source) })
   checkpointer.stop()
   await checkpointer.ready
   t.same(settings, [`wal_autocheckpoint = ${BACKSTOP_WAL_PAGES}`])
@@ -101,8 +104,52 @@ t.test('stopping before the worker has started still ends it, leaving the backst
 
 t.test('a worker stopped before it failed leaves the app connection alone: it is being closed', async (t) => {
   const settings: string[] = []
-  const checkpointer = startCheckpointer(tempFile(t), { pragma: (source) => settings.push(source) }, { driver: '/nonexistent/driver.js' })
+  const checkpointer = startSqliteWorker(tempFile(t), { pragma: (source: string) => settings.push(source) }, { driver: '/nonexistent/driver.js' })
   checkpointer.stop()
   await t.rejects(checkpointer.ready)
   t.same(settings, [`wal_autocheckpoint = ${BACKSTOP_WAL_PAGES}`])
+})
+
+t.test('run() executes a statement on the worker\'s connection: changes, errors with their code, the end', async (t) => {
+  const path = tempFile(t)
+  const { db, sqlite } = await openDatabase(`sqlite:${path}`)
+  await sql`create table t (id integer primary key)`.execute(db)
+  const worker = sqliteWorkerOf(sqlite)
+  if (worker === null) throw new Error('no worker')
+  await worker.ready
+  t.equal(await worker.run('insert into t (id) values (?), (?)', [1, 2]), 2)
+  const { rows } = await sql<{ n: number }>`select count(*) as n from t`.execute(db)
+  t.equal(rows[0]?.n, 2, 'the app connection sees the committed rows')
+  await t.rejects(worker.run('insert into t (id) values (?)', [1]), { code: 'SQLITE_CONSTRAINT_PRIMARYKEY' })
+  await db.destroy()
+  t.equal(sqliteWorkerOf(sqlite), null, 'a stopped worker takes no statement')
+  await t.rejects(worker.run('select 1', []), { message: 'The SQLite worker thread has ended.' })
+  t.equal(sqliteWorkerOf(undefined), null)
+  t.equal(sqliteWorkerOf({}), null)
+})
+
+t.test('statements out when the worker fails are rejected', async (t) => {
+  const worker = startSqliteWorker(tempFile(t), { pragma: () => {} }, { driver: '/nonexistent/driver.js' })
+  const out = worker.run('select 1', [])
+  await t.rejects(out)
+  t.equal(worker.running, false)
+})
+
+t.test('the expiry cleanup of a file store runs on the worker: the app connection sees another connection\'s change', async (t) => {
+  const path = tempFile(t)
+  const store = await KyselyStore.open(`sqlite:${path}`)
+  t.teardown(async () => await store.close())
+  const client = makeClient()
+  await store.createClient(client)
+  // makeToken's records end 720 hours after its T0; the fourth lives a year longer.
+  const now = Date.UTC(2026, 0, 1) + 721 * 3_600_000
+  for (let i = 0; i < 3; i++) await store.createToken(makeToken(client.id, null))
+  await store.createToken(makeToken(client.id, null, { refreshExpiresAt: now + 365 * 86_400_000 }))
+  const version = async (): Promise<unknown> => (await sql<{ data_version: number }>`pragma data_version`.execute(store.db)).rows[0]?.data_version
+  const before = await version()
+  t.equal(await store.deleteExpiredTokens(now, 2), 2)
+  t.equal(await store.deleteExpiredTokens(now, 2), 1)
+  t.not(await version(), before, 'the deletes were committed by another connection')
+  const { rows } = await sql<{ n: number }>`select count(*) as n from oauth2_tokens`.execute(store.db)
+  t.equal(rows[0]?.n, 1, 'the live token stays')
 })
