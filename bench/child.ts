@@ -87,7 +87,7 @@ export class Server {
     return await within(timeoutMs, `server "${command}"`, reply)
   }
 
-  async usage (): Promise<{ cpu: CpuUsage, rss: number, eventLoopActive: number }> {
+  async usage (): Promise<{ cpu: CpuUsage, rss: number, eventLoopActive: number, eventLoopCpu: number | null }> {
     return await this.call('usage')
   }
 
