@@ -13,6 +13,7 @@ import { hash } from 'node:crypto'
 import type BetterSqlite3 from 'better-sqlite3'
 import { sql, type Kysely } from 'kysely'
 import { createClient, KyselyStore, openDatabase } from '../lib/index.js'
+import { sqliteWorkerOf } from '../lib/store/kysely/sqlite-worker.js'
 import { BENCH_USERS, benchRefreshHash, benchToken, benchTokenId, benchUserId, TOKEN_FILL } from './tokens.js'
 
 const DAY_MS = 86_400_000
@@ -43,6 +44,9 @@ export async function seedDatabase (url: string, plans: SeedPlan[]): Promise<num
       await db.insertInto(`${prefix}users`).values(Array.from({ length: BENCH_USERS }, (_, u) => ({
         id: benchUserId(u), username: benchUserId(u), username_key: benchUserId(u), password_hash: DUMMY_HASH, created_at: now
       }))).execute()
+      // The bulk load switches the journal mode, which needs the file to itself: the background thread
+      // openDatabase started (and its connection) goes first.
+      if (dialect === 'sqlite') await sqliteWorkerOf(sqlite)?.stop()
       if (dialect === 'sqlite') seedSqlite(sqlite as unknown as BetterSqlite3.Database, prefix, client.id, { tokens, expiredTokens }, now)
       else await seedPostgres(db, prefix, client.id, tokens, now)
       seconds.push((performance.now() - started) / 1000)

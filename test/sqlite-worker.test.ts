@@ -121,6 +121,9 @@ t.test('run() executes a statement on the worker\'s connection: changes, errors 
   const { rows } = await sql<{ n: number }>`select count(*) as n from t`.execute(db)
   t.equal(rows[0]?.n, 2, 'the app connection sees the committed rows')
   await t.rejects(worker.run('insert into t (id) values (?)', [1]), { code: 'SQLITE_CONSTRAINT_PRIMARYKEY' })
+  await worker.stop()
+  // The worker's connection is closed: the app's may now have the file to itself.
+  t.equal((sqlite as unknown as { pragma: (s: string, o: { simple: boolean }) => unknown }).pragma('journal_mode = DELETE', { simple: true }), 'delete')
   await db.destroy()
   t.equal(sqliteWorkerOf(sqlite), null, 'a stopped worker takes no statement')
   await t.rejects(worker.run('select 1', []), { message: 'The SQLite worker thread has ended.' })

@@ -77,7 +77,8 @@ export async function openDatabase (url: string): Promise<OpenedDatabase> {
           return statements.prepare(sql)
         },
         close () {
-          worker?.stop()
+          // Not awaited: Kysely closes synchronously; the worker closes its own connection as it ends.
+          void worker?.stop()
           statements.close()
         }
       }

@@ -82,8 +82,11 @@ export interface SqliteWorker {
   readonly running: boolean
   /** Runs one write statement on the worker's connection; resolves to the rows it changed. */
   run: (sql: string, parameters: readonly unknown[]) => Promise<number>
-  /** Ends the worker (it closes its connection first); statements still out are rejected. */
-  stop: () => void
+  /**
+   * Ends the worker (it closes its connection first); statements still out are rejected. Resolves once
+   * the thread has ended, its connection closed.
+   */
+  stop: () => Promise<void>
 }
 
 /** Who asks the worker to run a statement: the app's connection's worker, started on demand, if any. */
@@ -134,7 +137,10 @@ export function startSqliteWorker (path: string, database: CheckpointedDatabase,
       reject(err)
     })
   })
-  worker.once('exit', () => end(new Error('The SQLite worker thread has ended.')))
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => {
+    end(new Error('The SQLite worker thread has ended.'))
+    resolve()
+  }))
   // A caller that never waits for `ready` must not see an unhandled rejection.
   ready.catch(() => {})
   return {
@@ -149,9 +155,12 @@ export function startSqliteWorker (path: string, database: CheckpointedDatabase,
       worker.postMessage({ id, sql, parameters })
       return await changes
     },
-    stop () {
+    async stop () {
       running = false
+      // Held until it has ended: an unreferenced worker's exit would not keep a waiting process alive.
+      worker.ref()
       worker.postMessage({ op: 'stop' })
+      await exited
     }
   }
 }
