@@ -89,24 +89,25 @@ function seedSqlite (raw: BetterSqlite3.Database, prefix: string, clientId: stri
 }
 
 /**
- * The bulk seeding's page cache, in KiB: room for the primary key's index, which takes the expired records' random
- * ids in no order, and for the sorts of the index builds.
+ * The bulk seeding's page cache, in KiB: room for the sorts of the index builds.
  */
 const BULK_CACHE_KIB = 2 * 1_048_576
 /** Threads SQLite may use to sort for an index build (its `PRAGMA threads`). */
 const SORT_THREADS = 2
 
 /**
- * `count` expired token records, generated in SQL: random ids of a UUID's length (36 characters) and random
- * family ids, random hashes of SHA-256's size, users in turn, and expiry times that rise with the insertion
- * order and all lie more than a day before `now`. Each random value is one `randomblob()` used once: SQLite
- * evaluates an expression again wherever a flattened subquery's column is used.
+ * `count` expired token records, generated in SQL: ids and family ids of a UUID's length (36 characters)
+ * that start with their creation time in milliseconds as the library's time-ordered ids do (then random
+ * digits), random hashes of SHA-256's size, users in turn, and creation and expiry times that rise with the
+ * insertion order and all lie more than a day before `now`. Each random value is one `randomblob()` used
+ * once: SQLite evaluates an expression again wherever a flattened subquery's column is used.
  */
 function insertExpired (raw: BetterSqlite3.Database, table: string, clientId: string, count: number, now: number): void {
   raw.prepare(`with recursive s(i) as (select 0 union all select i + 1 from s where i < ?)
     insert into "${table}" (id, family_id, parent_id, client_id, user_id, scopes,
       access_token_hash, refresh_token_hash, access_expires_at, refresh_expires_at, expires_at, created_at)
-    select lower(hex(randomblob(18))), lower(hex(randomblob(18))), null, ?,
+    select printf('%012x', expires - ${30 * DAY_MS}) || lower(hex(randomblob(12))),
+      printf('%012x', expires - ${30 * DAY_MS}) || lower(hex(randomblob(12))), null, ?,
       'bench-user-' || substr('000' || (i % ${BENCH_USERS}), -4), 'read write',
       lower(hex(randomblob(32))), lower(hex(randomblob(32))), expires - ${29 * DAY_MS}, expires, expires, expires - ${30 * DAY_MS}
     from (select i, ${now - DAY_MS - count} + i as expires from s)`)

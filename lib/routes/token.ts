@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticateClient, type ClientParameters } from '../auth/client-auth.js'
 import { logIn } from '../auth/login.js'
 import { checkBrowserRequest, readRefreshCookie, refreshCookiePath, setRefreshCookie } from '../auth/refresh-cookie.js'
 import { authorizationCodeGrant } from './authorization-code-grant.js'
-import { generateToken, hashToken } from '../crypto/tokens.js'
+import { generateToken, hashToken, timeOrderedId } from '../crypto/tokens.js'
 import { OAuth2Error } from '../errors.js'
 import { MAX_REFRESH_EXCHANGES } from '../options.js'
 import { grantScopes, narrowScopes } from '../scopes.js'
@@ -106,7 +105,7 @@ export function tokenRoute (app: FastifyInstance, ctx: RouteContext, browserOrig
 
   function issue (params: IssueParams): { record: NewToken, response: TokenResponse } {
     const now = options.now()
-    const id = randomUUID()
+    const id = timeOrderedId(now)
     const accessToken = generateToken()
     const refreshToken = params.withRefreshToken ? generateToken() : null
     const record: NewToken = {
