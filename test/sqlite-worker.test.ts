@@ -92,13 +92,19 @@ t.test('a worker that cannot start gives the app connection its own checkpoints 
 
 t.test('stopping before the worker has started still ends it, leaving the backstop', async (t) => {
   const path = tempFile(t)
-  const { db, sqlite } = await openDatabase(`sqlite:${path}`)
+  // The file must exist for the worker to open it.
+  const { db } = await openDatabase(`sqlite:${path}`)
+  await sql`create table t (id integer primary key)`.execute(db)
   const settings: string[] = []
-  const checkpointer = startSqliteWorker(path, { pragma: (source: string) => settings.push(source) })
-  checkpointer.stop()
-  await checkpointer.ready
-  t.same(settings, [`wal_autocheckpoint = ${BACKSTOP_WAL_PAGES}`])
-  t.ok(sqlite)
+  const worker = startSqliteWorker(path, { pragma: (source: string) => settings.push(source) })
+  const stopped = worker.stop()
+  t.equal(worker.running, false, 'no statement is taken once stopping')
+  await t.rejects(worker.run('insert into t (id) values (1)', []), { message: 'The SQLite worker thread has ended.' })
+  await stopped
+  await worker.ready
+  t.same(settings, [`wal_autocheckpoint = ${BACKSTOP_WAL_PAGES}`], 'the app connection keeps the backstop')
+  const { rows } = await sql<{ n: number }>`select count(*) as n from t`.execute(db)
+  t.equal(rows[0]?.n, 0, 'nothing was written')
   await db.destroy()
 })
 
