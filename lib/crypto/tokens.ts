@@ -3,9 +3,32 @@ import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto'
 /** Bytes of randomness in every token and client secret: 256 bits. */
 export const TOKEN_BYTES = 32
 
+/** How many random bytes `randomSlice` draws from the system's generator at a time. */
+export const RANDOM_POOL_BYTES = 4096
+
+let randomPool = Buffer.alloc(0)
+let randomOffset = 0
+
+/**
+ * `size` bytes from Node's CSPRNG, cut from a pool of RANDOM_POOL_BYTES drawn at once (as Node's own
+ * `randomUUID` does): every `randomBytes` call sets up a job of its own, which costs far more than the few
+ * bytes a token needs, and a login draws three times. Each byte is handed out once: a used-up pool is
+ * replaced by a new buffer, never refilled in place, so the bytes a caller holds never change under it.
+ */
+export function randomSlice (size: number): Buffer {
+  if (size > RANDOM_POOL_BYTES) return randomBytes(size)
+  if (randomOffset + size > randomPool.length) {
+    randomPool = randomBytes(RANDOM_POOL_BYTES)
+    randomOffset = 0
+  }
+  const bytes = randomPool.subarray(randomOffset, randomOffset + size)
+  randomOffset += size
+  return bytes
+}
+
 /** A new opaque token: 256 random bits, base64url (43 characters). */
 export function generateToken (): string {
-  return randomBytes(TOKEN_BYTES).toString('base64url')
+  return randomSlice(TOKEN_BYTES).toString('base64url')
 }
 
 /**
@@ -15,7 +38,7 @@ export function generateToken (): string {
  */
 export function generateClientId (): string {
   for (;;) {
-    const id = randomBytes(18).toString('base64url')
+    const id = randomSlice(18).toString('base64url')
     if (!id.startsWith('-')) return id
   }
 }
@@ -28,7 +51,7 @@ export function generateClientId (): string {
  * every row. The id is no secret: the tokens themselves are `generateToken()`'s.
  */
 export function timeOrderedId (now: number): string {
-  const bytes = randomBytes(16)
+  const bytes = randomSlice(16)
   const ms = Math.min(Math.max(Math.floor(now), 0), 2 ** 48 - 1)
   bytes.writeUIntBE(ms, 0, 6)
   bytes[6] = 0x70 | ((bytes[6] as number) & 0x0f)

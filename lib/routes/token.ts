@@ -171,17 +171,18 @@ export function tokenRoute (app: FastifyInstance, ctx: RouteContext, browserOrig
     const presented = required(body, 'refresh_token')
     const hash = hashToken(presented)
     const now = options.now()
-    const invalid = new OAuth2Error('invalid_grant', 'The refresh token is invalid, expired or revoked.')
+    // Made only when thrown, as a stack trace costs.
+    const invalid = (): OAuth2Error => new OAuth2Error('invalid_grant', 'The refresh token is invalid, expired or revoked.')
     const current = await store.findByRefreshTokenHash(hash)
-    if (current === null || current.clientId !== client.id) throw invalid
-    if (current.refreshExpiresAt === null || current.refreshExpiresAt <= now) throw invalid
+    if (current === null || current.clientId !== client.id) throw invalid()
+    if (current.refreshExpiresAt === null || current.refreshExpiresAt <= now) throw invalid()
     // A rotated record is checked for reuse even when revoked since: a replay must always end the family.
     if (current.rotatedAt !== null && replayed(current.rotatedAt, now)) {
       await endFamily(current.familyId)
-      throw invalid
+      throw invalid()
     }
-    if (current.revokedAt !== null) throw invalid
-    if (current.userId !== null && !await users.exists(current.userId)) throw invalid
+    if (current.revokedAt !== null) throw invalid()
+    if (current.userId !== null && !await users.exists(current.userId)) throw invalid()
     const scopes = narrowScopes(body.scope, current.scopes)
     const { record, response } = issue({
       clientId: client.id,
@@ -201,7 +202,7 @@ export function tokenRoute (app: FastifyInstance, ctx: RouteContext, browserOrig
     // exchange that raced the first: a replay by the rules, which ends the family.
     const after = await store.findByRefreshTokenHash(hash)
     if (after?.rotatedAt != null && replayed(after.rotatedAt, options.now())) await endFamily(current.familyId)
-    throw invalid
+    throw invalid()
   }
 
   /** RFC 6749 §4.4: a confidential client acting for itself; no user, no refresh token (§4.4.3). */

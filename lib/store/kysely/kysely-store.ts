@@ -23,6 +23,7 @@ import { openDatabase } from './connect.js'
 import { listenForRevocations, revocationChannel, revocationPayload } from './revocation-channel.js'
 import { OAuth2MigrationProvider, migrationTableNames } from './migrations.js'
 import { bearerLookup, type AccessTokenRow, type PgPool, type SqliteHandle } from './bearer-lookup.js'
+import { precompiled, precompiledInsert, textParameter, type Precompiled } from './precompiled.js'
 import { sqliteWorkerOf } from './sqlite-worker.js'
 import { TablePrefixPlugin } from './table-prefix-plugin.js'
 import { DEFAULT_TABLE_PREFIX } from './tables.js'
@@ -147,6 +148,20 @@ const EXPIRING_TABLES = {
 
 type ExpiringTable = keyof typeof EXPIRING_TABLES
 
+/** The columns `tokenToRow` fills, in its order: those of the token insert compiled once. */
+const TOKEN_COLUMNS = Object.keys(tokenToRow({
+  id: '', familyId: '', parentId: null, clientId: '', userId: null, scopes: [], accessTokenHash: '', refreshTokenHash: null,
+  accessExpiresAt: 0, refreshExpiresAt: null, createdAt: 0
+})) as Array<keyof NewTokenRow & string>
+
+/** The store's queries of every login, compiled once (see precompiled.ts). */
+interface LoginQueries {
+  findClient: Precompiled<ClientRow>
+  findUserByUsernameKey: Precompiled<UserRow>
+  findUserById: Precompiled<UserRow>
+  insertToken: (row: NewTokenRow) => Promise<void>
+}
+
 /**
  * The reference store, on any database Kysely reaches: tested on SQLite (better-sqlite3) and PostgreSQL.
  * Call `migrate()` once before use (at start-up, or from a deploy step): it creates or updates the
@@ -167,6 +182,8 @@ export class KyselyStore implements OAuth2Store {
   readonly #db: Kysely<OAuth2Tables>
   /** The per-request bearer lookup, on the fastest path the options allow (see `bearerLookup`). */
   readonly #findAccessToken: (accessTokenHash: string) => Promise<AccessTokenRow | undefined>
+  /** The queries of every login, compiled once. */
+  readonly #login: LoginQueries
 
   /** With `pgPool`: announces a revocation to every store listening on the database (`watchRevocations`). */
   readonly #announce: ((kind: RevocationKind, id: string) => Promise<void>) | null = null
@@ -240,6 +257,13 @@ export class KyselyStore implements OAuth2Store {
       throw new TypeError('KyselyStore: option "pgPool" must be the pg Pool under "db"')
     }
     this.#findAccessToken = bearerLookup(this.#db, this.#plainDb, { tablePrefix, sqlite: options.sqlite, pgPool: options.pgPool })
+    const plain = this.#plainDb
+    this.#login = {
+      findClient: precompiled(plain, this.#db.selectFrom('clients').selectAll().where('id', '=', textParameter()), 1),
+      findUserByUsernameKey: precompiled(plain, this.#db.selectFrom('users').selectAll().where('username_key', '=', textParameter()), 1),
+      findUserById: precompiled(plain, this.#db.selectFrom('users').selectAll().where('id', '=', textParameter()), 1),
+      insertToken: precompiledInsert<NewTokenRow>(plain, TOKEN_COLUMNS, (row) => this.#db.insertInto('tokens').values(row))
+    }
     const pool = options.pgPool
     if (pool !== undefined) {
       const channel = revocationChannel(tablePrefix)
@@ -291,13 +315,13 @@ export class KyselyStore implements OAuth2Store {
 
   /** Finds a user by `usernameKey`. */
   async findUserByUsernameKey (usernameKey: string): Promise<UserRecord | null> {
-    const row = await this.#db.selectFrom('users').selectAll().where('username_key', '=', usernameKey).executeTakeFirst()
+    const [row] = await this.#login.findUserByUsernameKey([usernameKey])
     return row === undefined ? null : rowToUser(row)
   }
 
   /** Finds a user by id. */
   async findUserById (id: string): Promise<UserRecord | null> {
-    const row = await this.#db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+    const [row] = await this.#login.findUserById([id])
     return row === undefined ? null : rowToUser(row)
   }
 
@@ -317,7 +341,7 @@ export class KyselyStore implements OAuth2Store {
 
   /** Finds a client by its `client_id`. */
   async findClient (id: string): Promise<ClientRecord | null> {
-    const row = await this.#db.selectFrom('clients').selectAll().where('id', '=', id).executeTakeFirst()
+    const [row] = await this.#login.findClient([id])
     return row === undefined ? null : rowToClient(row)
   }
 
@@ -355,7 +379,7 @@ export class KyselyStore implements OAuth2Store {
 
   /** Inserts a token record; rejects with the database's unique-violation error on a duplicate hash or id. */
   async createToken (token: NewToken): Promise<void> {
-    await this.#db.insertInto('tokens').values(tokenToRow(token)).execute()
+    await this.#login.insertToken(tokenToRow(token))
   }
 
   /**
