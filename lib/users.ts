@@ -10,6 +10,9 @@ export interface NormalizedUsername {
   usernameKey: string
 }
 
+/** Text of ASCII characters only. */
+const ASCII = /^[\u0000-\u007F]*$/
+
 /**
  * The uniqueness key of a username: NFKC, then Unicode full case folding, then NFKC again (case mapping can
  * denormalize). The folding maps to upper case and back to lower case, then folds the final sigma, so
@@ -17,6 +20,8 @@ export interface NormalizedUsername {
  * folds the dotless `ı` onto `i` (a stricter uniqueness, never a looser one).
  */
 export function usernameKey (username: string): string {
+  // ASCII is its own NFKC, and upper then lower case is lower case: the common case skips ICU.
+  if (ASCII.test(username)) return username.toLowerCase()
   return username.normalize('NFKC').toUpperCase().toLowerCase().replaceAll('\u03C2', '\u03C3').normalize('NFKC')
 }
 

@@ -9,8 +9,20 @@ import { KyselyStore, MemoryStore, openDatabase } from '../lib/index.js'
 import { migrationTableNames, OAuth2MigrationProvider } from '../lib/store/kysely/migrations.js'
 import { legacyUsernameKey, usernameKey } from '../lib/users.js'
 import { hash } from '@node-rs/argon2'
+import fc from 'fast-check'
 import { buildApp } from './fixtures/app.js'
 import { forEachStore } from './fixtures/stores.js'
+
+t.test('an ASCII username gets the key the full folding gives it (the shortcut changes no key)', async (t) => {
+  const folded = (name: string): string =>
+    name.normalize('NFKC').toUpperCase().toLowerCase().replaceAll('\u03C2', '\u03C3').normalize('NFKC')
+  const names = Array.from({ length: 128 }, (_, code) => `a${String.fromCharCode(code)}Z`)
+  t.same(names.filter((name) => usernameKey(name) !== folded(name)), [], 'every ASCII character')
+  fc.assert(fc.property(fc.string({ unit: 'binary-ascii', maxLength: 40 }), (name) => usernameKey(name) === folded(name)))
+  t.equal(usernameKey('Bench-User_1@Example.COM'), 'bench-user_1@example.com')
+  t.equal(usernameKey('Ünïcode'), 'ünïcode', 'past ASCII, the full folding')
+  t.equal(usernameKey('ÅNGSTRÖM'), usernameKey('\u212Bngstro\u0308m'), 'past ASCII, NFKC too')
+})
 
 t.test('the folded key: ß is ss, a final sigma is a sigma, NFKC before and after', async (t) => {
   t.equal(usernameKey('STRASSE'), usernameKey('straße'))
