@@ -63,6 +63,11 @@ export interface LoginSection {
    * moments it was ready to run but waited for a core or for memory the hashing threads had taken.
    */
   eventLoopBusyMsPerLogin: number
+  /**
+   * The event loop thread's CPU milliseconds per login over the route's first seconds, before the warm-up
+   * (V8 has not yet optimized its code): reported, not judged.
+   */
+  eventLoopMsPerLoginCold: number
   /** Server CPU milliseconds per raw verification and per login (medians): the difference is the rest. */
   cpuMsPerVerify: number
   cpuMsPerLogin: number
@@ -89,6 +94,8 @@ export interface SignUpSection {
   eventLoopMsPerSignUp: number
   /** Milliseconds the event loop was busy per sign-up, as for logins. */
   eventLoopBusyMsPerSignUp: number
+  /** The same over the route's first seconds, before the warm-up, as for logins. */
+  eventLoopMsPerSignUpCold: number
   /** Server CPU milliseconds per raw hash and per sign-up (medians). */
   cpuMsPerHash: number
   cpuMsPerSignUp: number
@@ -375,7 +382,8 @@ function databaseText (name: string, report: DatabaseReport): string {
       ])
     ]), `logins/ceiling: ${num(logins.ratio, 3)}; at every core: ${num(logins.ratioAllCores, 3)}; non-200 logins: ${logins.unexpected}`,
     `server CPU per raw verify ${num(logins.cpuMsPerVerify, 2)} ms, per login ${num(logins.cpuMsPerLogin, 2)} ms; ` +
-      `event loop per login ${num(logins.eventLoopMsPerLogin, 2)} ms of its thread's CPU, busy ${num(logins.eventLoopBusyMsPerLogin, 2)} ms`)
+      `event loop per login ${num(logins.eventLoopMsPerLogin, 2)} ms of its thread's CPU, busy ${num(logins.eventLoopBusyMsPerLogin, 2)} ms; ` +
+      `cold (its first seconds) ${num(logins.eventLoopMsPerLoginCold, 2)} ms`)
     if (logins.codeFlows !== undefined) {
       const { perSecond, failures } = logins.codeFlows
       out.push(`authorization code flows with a session (authorize → code → token, PKCE): ${num(perSecond, 1)}/s, ` +
@@ -389,7 +397,8 @@ function databaseText (name: string, report: DatabaseReport): string {
       ...signUps.ceilingAllCores.map((c, i) => [String(i + 1), num(c, 1), num(signUps.signUps[i] as number, 1)])
     ]), `sign-ups/ceiling: ${num(signUps.ratioAllCores, 3)}; non-201 sign-ups: ${signUps.unexpected}`,
     `server CPU per raw hash ${num(signUps.cpuMsPerHash, 2)} ms, per sign-up ${num(signUps.cpuMsPerSignUp, 2)} ms; ` +
-      `event loop per sign-up ${num(signUps.eventLoopMsPerSignUp, 2)} ms of its thread's CPU, busy ${num(signUps.eventLoopBusyMsPerSignUp, 2)} ms`)
+      `event loop per sign-up ${num(signUps.eventLoopMsPerSignUp, 2)} ms of its thread's CPU, busy ${num(signUps.eventLoopBusyMsPerSignUp, 2)} ms; ` +
+      `cold (its first seconds) ${num(signUps.eventLoopMsPerSignUpCold, 2)} ms`)
   }
   if (report.storm !== undefined) out.push('', ...stormText('login', report.storm, 200))
   if (report.signUpStorm !== undefined) out.push('', ...stormText('sign-up', report.signUpStorm, 201))

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { Migrator, sql } from 'kysely'
-import type { Kysely } from 'kysely'
+import type { Kysely, Selectable } from 'kysely'
 import type {
   AccessTokenLookup,
   AccessTokenRecord,
@@ -23,12 +23,12 @@ import { openDatabase } from './connect.js'
 import { listenForRevocations, revocationChannel, revocationPayload } from './revocation-channel.js'
 import { OAuth2MigrationProvider, migrationTableNames } from './migrations.js'
 import { bearerLookup, type AccessTokenRow, type PgPool, type SqliteHandle } from './bearer-lookup.js'
-import { precompiled, precompiledInsert, textParameter, type Precompiled } from './precompiled.js'
+import { asText, precompiled, type Precompiled } from './precompiled.js'
 import { sqliteWorkerOf } from './sqlite-worker.js'
 import { TablePrefixPlugin } from './table-prefix-plugin.js'
 import { DEFAULT_TABLE_PREFIX } from './tables.js'
 import type {
-  AuthorizationCodeRow, ClientRow, NewClientRow, NewTokenRow, NewUserRow, OAuth2Tables, SessionRow, TokenRow, UserRow
+  AuthorizationCodeRow, ClientRow, NewClientRow, NewTokenRow, NewUserRow, OAuth2Tables, SessionRow, ThrottleTable, TokenRow, UserRow
 } from './tables.js'
 
 export type { PgPool, SqliteHandle, SqliteStatement } from './bearer-lookup.js'
@@ -148,18 +148,20 @@ const EXPIRING_TABLES = {
 
 type ExpiringTable = keyof typeof EXPIRING_TABLES
 
-/** The columns `tokenToRow` fills, in its order: those of the token insert compiled once. */
+/** The columns `tokenToRow` fills: the values of the token insert compiled once. */
 const TOKEN_COLUMNS = Object.keys(tokenToRow({
   id: '', familyId: '', parentId: null, clientId: '', userId: null, scopes: [], accessTokenHash: '', refreshTokenHash: null,
   accessExpiresAt: 0, refreshExpiresAt: null, createdAt: 0
-})) as Array<keyof NewTokenRow & string>
+}))
 
 /** The store's queries of every login, compiled once (see precompiled.ts). */
 interface LoginQueries {
-  findClient: Precompiled<ClientRow>
-  findUserByUsernameKey: Precompiled<UserRow>
-  findUserById: Precompiled<UserRow>
-  insertToken: (row: NewTokenRow) => Promise<void>
+  findClient: Precompiled<'id', ClientRow>
+  findUserByUsernameKey: Precompiled<'key', UserRow>
+  findUserById: Precompiled<'id', UserRow>
+  insertToken: Precompiled<string, unknown>
+  hitThrottle: Precompiled<'key' | 'start' | 'by' | 'now' | 'resetAt', Pick<Selectable<ThrottleTable>, 'hits' | 'reset_at'>>
+  clearThrottle: Precompiled<'key', unknown>
 }
 
 /**
@@ -258,11 +260,25 @@ export class KyselyStore implements OAuth2Store {
     }
     this.#findAccessToken = bearerLookup(this.#db, this.#plainDb, { tablePrefix, sqlite: options.sqlite, pgPool: options.pgPool })
     const plain = this.#plainDb
+    const q = this.#db
     this.#login = {
-      findClient: precompiled(plain, this.#db.selectFrom('clients').selectAll().where('id', '=', textParameter()), 1),
-      findUserByUsernameKey: precompiled(plain, this.#db.selectFrom('users').selectAll().where('username_key', '=', textParameter()), 1),
-      findUserById: precompiled(plain, this.#db.selectFrom('users').selectAll().where('id', '=', textParameter()), 1),
-      insertToken: precompiledInsert<NewTokenRow>(plain, TOKEN_COLUMNS, (row) => this.#db.insertInto('tokens').values(row))
+      findClient: precompiled(plain, ['id'], (p) => q.selectFrom('clients').selectAll().where('id', '=', asText(p.id))),
+      findUserByUsernameKey: precompiled(plain, ['key'], (p) => q.selectFrom('users').selectAll().where('username_key', '=', asText(p.key))),
+      findUserById: precompiled(plain, ['id'], (p) => q.selectFrom('users').selectAll().where('id', '=', asText(p.id))),
+      insertToken: precompiled(plain, TOKEN_COLUMNS, (p) => q.insertInto('tokens').values(p as NewTokenRow)),
+      hitThrottle: precompiled(plain, ['key', 'start', 'by', 'now', 'resetAt'], (p) => q.insertInto('throttles')
+        .values({ key: p.key, hits: p.start, reset_at: p.resetAt })
+        .onConflict((oc) => oc.column('key').doUpdateSet((eb) => {
+          // Every SET expression reads the row as it was before the update.
+          const ended = eb('throttles.reset_at', '<=', p.now)
+          const moved = eb('throttles.hits', '+', p.by)
+          return {
+            hits: eb.case().when(ended).then(p.start).when(moved, '<', 0).then(0).else(moved).end(),
+            reset_at: eb.case().when(ended).then(p.resetAt).else(eb.ref('throttles.reset_at')).end()
+          }
+        }))
+        .returning(['hits', 'reset_at'])),
+      clearThrottle: precompiled(plain, ['key'], (p) => q.deleteFrom('throttles').where('key', '=', asText(p.key)))
     }
     const pool = options.pgPool
     if (pool !== undefined) {
@@ -315,13 +331,13 @@ export class KyselyStore implements OAuth2Store {
 
   /** Finds a user by `usernameKey`. */
   async findUserByUsernameKey (usernameKey: string): Promise<UserRecord | null> {
-    const [row] = await this.#login.findUserByUsernameKey([usernameKey])
+    const [row] = await this.#login.findUserByUsernameKey({ key: usernameKey })
     return row === undefined ? null : rowToUser(row)
   }
 
   /** Finds a user by id. */
   async findUserById (id: string): Promise<UserRecord | null> {
-    const [row] = await this.#login.findUserById([id])
+    const [row] = await this.#login.findUserById({ id })
     return row === undefined ? null : rowToUser(row)
   }
 
@@ -341,7 +357,7 @@ export class KyselyStore implements OAuth2Store {
 
   /** Finds a client by its `client_id`. */
   async findClient (id: string): Promise<ClientRecord | null> {
-    const [row] = await this.#login.findClient([id])
+    const [row] = await this.#login.findClient({ id })
     return row === undefined ? null : rowToClient(row)
   }
 
@@ -379,7 +395,7 @@ export class KyselyStore implements OAuth2Store {
 
   /** Inserts a token record; rejects with the database's unique-violation error on a duplicate hash or id. */
   async createToken (token: NewToken): Promise<void> {
-    await this.#login.insertToken(tokenToRow(token))
+    await this.#login.insertToken(tokenToRow(token) as Record<string, unknown>)
   }
 
   /**
@@ -490,19 +506,7 @@ export class KyselyStore implements OAuth2Store {
    */
   async hitThrottle (key: string, windowMs: number, now: number, by: 1 | -1 = 1): Promise<ThrottleState> {
     const start = Math.max(by, 0)
-    const row = await this.#db.insertInto('throttles')
-      .values({ key, hits: start, reset_at: now + windowMs })
-      .onConflict((oc) => oc.column('key').doUpdateSet((eb) => {
-        // Every SET expression reads the row as it was before the update.
-        const ended = eb('throttles.reset_at', '<=', now)
-        const moved = eb('throttles.hits', '+', by)
-        return {
-          hits: eb.case().when(ended).then(start).when(moved, '<', 0).then(0).else(moved).end(),
-          reset_at: eb.case().when(ended).then(now + windowMs).else(eb.ref('throttles.reset_at')).end()
-        }
-      }))
-      .returning(['hits', 'reset_at'])
-      .executeTakeFirstOrThrow()
+    const [row] = await this.#login.hitThrottle({ key, start, by, now, resetAt: now + windowMs }) as [Pick<Selectable<ThrottleTable>, 'hits' | 'reset_at'>]
     return { count: Number(row.hits), resetAt: Number(row.reset_at) }
   }
 
@@ -515,7 +519,7 @@ export class KyselyStore implements OAuth2Store {
 
   /** Forgets a key. */
   async clearThrottle (key: string): Promise<void> {
-    await this.#db.deleteFrom('throttles').where('key', '=', key).execute()
+    await this.#login.clearThrottle({ key })
   }
 
   /** Deletes up to `limit` ended counters. */

@@ -1,50 +1,50 @@
 /**
  * Queries of `KyselyStore` built and compiled once, then run with new values: on every call Kysely
  * otherwise builds the query's tree, runs the table prefix plugin over it and compiles it to SQL, which on
- * SQLite costs more than the database's own part of a primary-key read or a token insert. For the queries
- * of every login: the client, the user, the new token.
+ * SQLite costs more than the database's own part of a primary-key read, a token insert or a throttle
+ * counter's upsert. For the queries of every login: the client, the user, the throttle's counters, the new
+ * token.
  *
  * The compiled query runs through the same Kysely instance as every other query of the store (its
  * connection handling, transactions and SQLite statement cache), so nothing changes but the building.
  */
-import { sql, type Compilable, type CompiledQuery, type Kysely } from 'kysely'
+import { sql, type Compilable, type Kysely, type RawBuilder } from 'kysely'
 
-/** A compiled query run with `parameters` in the order its SQL takes them. */
-export type Precompiled<Row> = (parameters: readonly unknown[]) => Promise<Row[]>
+/** A value in a query compiled once: it stands for the value of that name at each call. */
+export type Placeholder = any
+
+/** A query compiled once, run with `values` (one per name): the rows it returns. */
+export type Precompiled<Name extends string, Row> = (values: Readonly<Record<Name, unknown>>) => Promise<Row[]>
 
 /**
- * A parameter in a query compiled once: `cast(? as text)` rather than a bare `?`, as the bearer lookup
- * does, since with SQLite's STAT4 statistics a bare parameter compared with an indexed column makes SQLite
- * prepare the statement again for every new value.
+ * A placeholder compared with an indexed text column: `cast(? as text)` rather than a bare `?`, as the
+ * bearer lookup does, since with SQLite's STAT4 statistics a bare parameter compared with an indexed column
+ * makes SQLite prepare the statement again for every new value.
  */
-export function textParameter (): ReturnType<typeof sql<string>> {
-  return sql<string>`cast(${''} as text)`
+export function asText (value: Placeholder): RawBuilder<string> {
+  return sql<string>`cast(${value} as text)`
 }
 
-/** `query` compiled now; throws if it does not take exactly `parameterCount` parameters. */
-export function precompiled<Row> (plainDb: Kysely<any>, query: Compilable<Row>, parameterCount: number): Precompiled<Row> {
-  const compiled: CompiledQuery<Row> = query.compile()
-  if (compiled.parameters.length !== parameterCount) {
-    throw new Error(`precompiled: the query takes ${compiled.parameters.length} parameters, not ${parameterCount}: ${compiled.sql}`)
+/**
+ * The query `build` makes from one placeholder per name, compiled now. Each call binds the values of that
+ * call where the placeholders were; any other parameter of the compiled SQL (a constant of the query)
+ * keeps its value. Throws at once if a placeholder did not become a parameter (a value Kysely wrote into
+ * the SQL text instead).
+ */
+export function precompiled<Name extends string, Row> (
+  plainDb: Kysely<any>, names: readonly Name[], build: (placeholders: Readonly<Record<Name, Placeholder>>) => Compilable<Row>
+): Precompiled<Name, Row> {
+  // Distinct strings no caller's value is compared with: each tells which name a parameter stands for.
+  const placeholders = Object.fromEntries(names.map((name) => [name, `\u0000${name}\u0000`])) as Record<Name, string>
+  const byPlaceholder = new Map<unknown, Name>(names.map((name) => [placeholders[name], name]))
+  const compiled = build(placeholders).compile()
+  const slots = compiled.parameters.map((value) => ({ name: byPlaceholder.get(value), value }))
+  const missing = names.filter((name) => !slots.some((slot) => slot.name === name))
+  if (missing.length > 0) {
+    throw new Error(`precompiled: ${missing.join(', ')} did not become parameters of ${compiled.sql}`)
   }
-  return async (parameters) => (await plainDb.executeQuery<Row>({ ...compiled, parameters })).rows
-}
-
-/**
- * An insert of rows with the columns `columns`, compiled once (`build` makes it from a row); the returned
- * function inserts a row, binding its values in the order the compiled SQL takes them. Checked at once:
- * the compiled SQL must take one parameter per column, in the order given.
- */
-export function precompiledInsert<Row extends object> (
-  plainDb: Kysely<any>, columns: ReadonlyArray<keyof Row & string>, build: (row: Row) => Compilable<unknown>
-): (row: Row) => Promise<void> {
-  // Distinct values, so that the check below tells every column's place.
-  const sample = Object.fromEntries(columns.map((column) => [column, `\u0000${column}`])) as Row
-  const compiled = build(sample).compile()
-  const inOrder = compiled.parameters.length === columns.length &&
-    compiled.parameters.every((value, i) => value === sample[columns[i] as keyof Row])
-  if (!inOrder) throw new Error(`precompiledInsert: the insert does not take its columns in order: ${compiled.sql}`)
-  return async (row) => {
-    await plainDb.executeQuery({ ...compiled, parameters: columns.map((column) => row[column]) })
+  return async (values) => {
+    const parameters = slots.map((slot) => slot.name === undefined ? slot.value : values[slot.name])
+    return (await plainDb.executeQuery<Row>({ ...compiled, parameters })).rows
   }
 }
