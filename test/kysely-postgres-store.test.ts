@@ -37,6 +37,13 @@ if (server !== null) {
     t.equal((await store.findUserById('u1'))?.createdAt, createdAt)
   })
 
+  t.test('0010 drops the throttle counters\' reset_at index; the key\'s stays', async (t) => {
+    const store = new KyselyStore({ db, tablePrefix: 'lean_' })
+    await store.migrate()
+    const { rows } = await sql<{ indexname: string }>`select indexname from pg_indexes where tablename = 'lean_throttles' order by indexname`.execute(db)
+    t.same(rows.map((row) => row.indexname), ['lean_throttles_pkey'])
+  })
+
   t.test('an idle connection killed by the server is a warning, not a crash', async (t) => {
     const victim = await openDatabase(server.url)
     t.teardown(async () => await victim.db.destroy())

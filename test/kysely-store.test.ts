@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { CamelCasePlugin, sql } from 'kysely'
+import { CamelCasePlugin, Migrator, sql } from 'kysely'
 import type { Kysely } from 'kysely'
 import t from 'tap'
 import type { Test } from 'tap'
 import { openDatabase, redactUrl } from '../lib/store/kysely/connect.js'
 import { KyselyStore } from '../lib/store/kysely/kysely-store.js'
-import { OAuth2MigrationProvider } from '../lib/store/kysely/migrations.js'
+import { migrationTableNames, OAuth2MigrationProvider } from '../lib/store/kysely/migrations.js'
 import type { NewToken } from '../lib/store/store.js'
 import { accessLookup, makeClient, makeToken, makeUser } from './fixtures/store-contract.js'
 
@@ -40,12 +40,34 @@ t.test('migrate() is idempotent', async (t) => {
   ])
   const { rows } = await sql<{ name: string }>`select name from oauth2_migrations order by name`.execute(db)
   t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles', '0003_refresh_exchanges', '0004_username_case_fold', '0005_client_redirect_uris',
-    '0006_authorization_codes', '0007_sessions', '0008_client_origins', '0009_drop_token_parent_index'])
+    '0006_authorization_codes', '0007_sessions', '0008_client_origins', '0009_drop_token_parent_index', '0010_lean_throttles'])
   const { rows: indexes } = await sql<{ name: string }>`
     select name from sqlite_master where type = 'index' and tbl_name = 'oauth2_tokens' and name not like 'sqlite_%' order by name`.execute(db)
   t.same(indexes.map((index) => index.name), ['oauth2_tokens_access_token_hash_idx', 'oauth2_tokens_client_id_idx',
     'oauth2_tokens_expires_at_idx', 'oauth2_tokens_family_id_idx', 'oauth2_tokens_refresh_token_hash_idx', 'oauth2_tokens_user_id_idx'],
   'the token indexes that queries use, and no other')
+})
+
+t.test('0010: the throttle counters move to a WITHOUT ROWID table with no index, every counter kept', async (t) => {
+  const db = await memoryDb(t)
+  const migrator = new Migrator({ db, provider: new OAuth2MigrationProvider('oauth2_'), ...migrationTableNames('oauth2_') })
+  t.equal((await migrator.migrateTo('0009_drop_token_parent_index')).error, undefined)
+  const before = new KyselyStore({ db })
+  const now = 1_000_000
+  for (let i = 0; i < 3; i++) await before.hitThrottle('failing', 60_000, now)
+  await before.hitThrottle('ended', 1000, now - 5000)
+  await before.migrate()
+  const { rows: [table] } = await sql<{ sql: string }>`select sql from sqlite_master where type = 'table' and name = 'oauth2_throttles'`.execute(db)
+  t.match(table?.sql, /without rowid$/i)
+  const { rows: indexes } = await sql<{ name: string }>`
+    select name from sqlite_master where type = 'index' and tbl_name = 'oauth2_throttles' and name not like 'sqlite_%'`.execute(db)
+  t.same(indexes, [], 'no index but the key')
+  const store = new KyselyStore({ db })
+  t.same(await store.getThrottle('failing', now), { count: 3, resetAt: now + 60_000 }, 'a live counter came over')
+  t.equal(await store.getThrottle('ended', now), null)
+  t.same(await store.hitThrottle('failing', 60_000, now + 1), { count: 4, resetAt: now + 60_000 }, 'and goes on counting')
+  t.equal(await store.deleteExpiredThrottles(now, 10), 1, 'the ended one is still cleaned up')
+  t.same((await sql<{ key: string }>`select key from oauth2_throttles`.execute(db)).rows, [{ key: 'failing' }])
 })
 
 t.test('every table and index carries a custom prefix; stores with different prefixes share nothing', async (t) => {
@@ -131,7 +153,7 @@ t.test('two connections migrating one fresh SQLite file at once both succeed, an
   t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled'])
   const { rows } = await sql<{ name: string }>`select name from oauth2_migrations order by name`.execute(opened[0]!.db)
   t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles', '0003_refresh_exchanges', '0004_username_case_fold', '0005_client_redirect_uris',
-    '0006_authorization_codes', '0007_sessions', '0008_client_origins', '0009_drop_token_parent_index'])
+    '0006_authorization_codes', '0007_sessions', '0008_client_origins', '0009_drop_token_parent_index', '0010_lean_throttles'])
   t.same(await tableNames(opened[1]!.db), [
     'oauth2_authorization_codes', 'oauth2_clients', 'oauth2_migrations', 'oauth2_migrations_lock', 'oauth2_sessions', 'oauth2_throttles',
     'oauth2_tokens', 'oauth2_users'
