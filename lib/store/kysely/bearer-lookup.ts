@@ -31,7 +31,10 @@ export interface SqliteHandle {
 /** What `KyselyStore` uses of a better-sqlite3 `Statement`. */
 export interface SqliteStatement {
   get (...parameters: unknown[]): unknown
+  all (...parameters: unknown[]): unknown[]
   run (...parameters: unknown[]): unknown
+  /** Whether the statement returns rows (a select, or a write with `returning`). */
+  readonly reader: boolean
   raw (toggle?: boolean): unknown
   columns (): Array<{ name: string }>
 }

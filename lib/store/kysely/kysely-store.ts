@@ -261,11 +261,12 @@ export class KyselyStore implements OAuth2Store {
     this.#findAccessToken = bearerLookup(this.#db, this.#plainDb, { tablePrefix, sqlite: options.sqlite, pgPool: options.pgPool })
     const plain = this.#plainDb
     const q = this.#db
+    const sqlite = options.sqlite
     this.#login = {
-      findClient: precompiled(plain, ['id'], (p) => q.selectFrom('clients').selectAll().where('id', '=', asText(p.id))),
-      findUserByUsernameKey: precompiled(plain, ['key'], (p) => q.selectFrom('users').selectAll().where('username_key', '=', asText(p.key))),
-      findUserById: precompiled(plain, ['id'], (p) => q.selectFrom('users').selectAll().where('id', '=', asText(p.id))),
-      insertToken: precompiled(plain, TOKEN_COLUMNS, (p) => q.insertInto('tokens').values(p as NewTokenRow)),
+      findClient: precompiled(plain, ['id'], (p) => q.selectFrom('clients').selectAll().where('id', '=', asText(p.id)), sqlite),
+      findUserByUsernameKey: precompiled(plain, ['key'], (p) => q.selectFrom('users').selectAll().where('username_key', '=', asText(p.key)), sqlite),
+      findUserById: precompiled(plain, ['id'], (p) => q.selectFrom('users').selectAll().where('id', '=', asText(p.id)), sqlite),
+      insertToken: precompiled(plain, TOKEN_COLUMNS, (p) => q.insertInto('tokens').values(p as NewTokenRow), sqlite),
       hitThrottle: precompiled(plain, ['key', 'start', 'by', 'now', 'resetAt'], (p) => q.insertInto('throttles')
         .values({ key: p.key, hits: p.start, reset_at: p.resetAt })
         .onConflict((oc) => oc.column('key').doUpdateSet((eb) => {
@@ -277,8 +278,8 @@ export class KyselyStore implements OAuth2Store {
             reset_at: eb.case().when(ended).then(p.resetAt).else(eb.ref('throttles.reset_at')).end()
           }
         }))
-        .returning(['hits', 'reset_at'])),
-      clearThrottle: precompiled(plain, ['key'], (p) => q.deleteFrom('throttles').where('key', '=', asText(p.key)))
+        .returning(['hits', 'reset_at']), sqlite),
+      clearThrottle: precompiled(plain, ['key'], (p) => q.deleteFrom('throttles').where('key', '=', asText(p.key)), sqlite)
     }
     const pool = options.pgPool
     if (pool !== undefined) {
