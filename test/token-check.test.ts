@@ -77,6 +77,8 @@ t.test('SQLite: the lookups of one turn share one read transaction, or the store
   await store.createClient(client)
   const tokens = [makeToken(client.id, null), makeToken(client.id, null)]
   for (const token of tokens) await store.createToken(token)
+  // The store's other statements run on the connection too: only the lookups' are looked at here.
+  ran.length = 0
 
   const hashes = [tokens[0]!.accessTokenHash, tokens[1]!.accessTokenHash, 'unknown', tokens[0]!.accessTokenHash]
   const found = await Promise.all(hashes.map(async (hash) => await store.findByAccessTokenHash(hash)))
@@ -125,11 +127,13 @@ t.test('the lookup is prepared once, on first use, and answers as the Kysely que
   t.match(await fast.findByAccessTokenHash(token.accessTokenHash), { token: { id: token.id, rotatedAt: null }, user: { id: user.id, username: 'pony' } })
   await fast.revokeToken(token.id, 5)
   t.match(await fast.findByAccessTokenHash(token.accessTokenHash), { token: { revokedAt: 5 } }, 'sees writes made through Kysely')
-  t.same(prepared.map((source) => source.startsWith('select') ? 'lookup' : source), ['lookup', 'lookup', 'begin', 'commit'],
+  // The store's other statements (the token insert) are prepared on the connection too: left out here.
+  const lookups = prepared.filter((source) => source.includes(' left join ') || source === 'begin' || source === 'commit')
+  t.same(lookups.map((source) => source.startsWith('select') ? 'lookup' : source), ['lookup', 'lookup', 'begin', 'commit'],
     'one failed prepare before migrate(), then the lookup and its read transaction, once for every later call')
-  t.match(prepared[1], /"oauth2_tokens"/, 'the prepared SQL names the prefixed table')
+  t.match(lookups[1], /"oauth2_tokens"/, 'the prepared SQL names the prefixed table')
   // A bare parameter would make SQLite prepare the statement again for every hash once ANALYZE has run.
-  t.match(prepared[1], /= cast\(\? as text\)$/, 'the hash is compared through cast()')
+  t.match(lookups[1], /= cast\(\? as text\)$/, 'the hash is compared through cast()')
   await sql`analyze`.execute(db)
   t.match(await fast.findByAccessTokenHash(clientToken.accessTokenHash), { token: { id: clientToken.id }, user: null }, 'after ANALYZE')
 })
