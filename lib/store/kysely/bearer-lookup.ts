@@ -8,6 +8,7 @@
  */
 import { sql, type CompiledQuery, type Kysely } from 'kysely'
 import { LookupBatch } from './lookup-batch.js'
+import { asText } from './precompiled.js'
 import type { PgListenClient } from './revocation-channel.js'
 import type { OAuth2Tables, TokenRow } from './tables.js'
 
@@ -78,10 +79,9 @@ export function bearerLookup (db: Kysely<OAuth2Tables>, plainDb: Kysely<any>,
       'tokens.access_expires_at', 'tokens.created_at', 'tokens.rotated_at', 'tokens.revoked_at',
       'users.username as user__username'
     ])
-  // Compiled once (dialect, table prefix and all); each call only binds the hash. cast(): with SQLite's
-  // STAT4 statistics (after ANALYZE or `PRAGMA optimize`) a bare parameter compared with an indexed column
-  // makes SQLite prepare the statement again for every new value.
-  const compiled: CompiledQuery<AccessTokenRow> = lookup.where('tokens.access_token_hash', '=', sql<string>`cast(${''} as text)`).compile()
+  // Compiled once (dialect, table prefix and all); each call only binds the hash, compared through
+  // `asText` (SQLite's STAT4 statistics would otherwise prepare the statement again for every hash).
+  const compiled: CompiledQuery<AccessTokenRow> = lookup.where('tokens.access_token_hash', '=', asText('')).compile()
   if (pgPool !== undefined) {
     // Named prepared statements, one name per table prefix since pg refuses one name for two texts. A
     // lone lookup keeps `= $1`: PostgreSQL plans `= any($1)` for several rows, which costs it more.

@@ -20,9 +20,9 @@ export type Placeholder = any
 export type Precompiled<Name extends string, Row> = (values: Readonly<Record<Name, unknown>>) => Promise<Row[]>
 
 /**
- * A placeholder compared with an indexed text column: `cast(? as text)` rather than a bare `?`, as the
- * bearer lookup does, since with SQLite's STAT4 statistics a bare parameter compared with an indexed column
- * makes SQLite prepare the statement again for every new value.
+ * A value compared with an indexed text column in a query compiled once: `cast(? as text)` rather than a
+ * bare `?`, since with SQLite's STAT4 statistics (after ANALYZE or `PRAGMA optimize`) a bare parameter
+ * compared with an indexed column makes SQLite prepare the statement again for every new value.
  */
 export function asText (value: Placeholder): RawBuilder<string> {
   return sql<string>`cast(${value} as text)`
