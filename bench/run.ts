@@ -36,7 +36,7 @@ import {
 } from './report.js'
 import { seedDatabase } from './seed.js'
 import type { StormOptions } from './storm.js'
-import { BENCH_REDIRECT_URI } from './server.js'
+import { BENCH_REDIRECT_URI, BENCH_TEST_HASH_USERNAME } from './server.js'
 import { cpuMicrosPerRequest, median, ratio, ratios, sampleIndexes, seededRandom } from './stats.js'
 import { benchToken } from './tokens.js'
 
@@ -104,7 +104,7 @@ async function measure (server: Server, options: LoadOptions): Promise<RouteRoun
 }
 
 interface Opened {
-  ports: { plain: number, cached: number }
+  ports: { plain: number, cached: number, testHash: number }
   clientId: string
   /** A public client of the authorization code grant, at BENCH_REDIRECT_URI. */
   codeClientId: string
@@ -311,6 +311,7 @@ async function logins (server: Server, opened: Opened): Promise<LoginSection> {
     okStatus: 200
   })
   const everyCore = allCores === concurrency ? rounds.ceiling : rounds.secondCeiling
+  const testHash = await testHashLogins(server, opened, median(rounds.rates))
   return {
     concurrency,
     ceiling: rounds.ceiling,
@@ -322,10 +323,37 @@ async function logins (server: Server, opened: Opened): Promise<LoginSection> {
     eventLoopMsPerLogin: median(rounds.eventLoopMs),
     eventLoopBusyMsPerLogin: median(rounds.eventLoopBusyMs),
     eventLoopMsPerLoginCold: rounds.coldEventLoopMs,
+    eventLoopMsPerLoginTestHash: median(testHash),
     cpuMsPerVerify: median(rounds.cpuMsPerRaw),
     cpuMsPerLogin: median(rounds.cpuMsPerRequest),
     unexpected: rounds.unexpected
   }
+}
+
+/**
+ * (b)'s logins once more, against the app whose hash costs next to nothing (`testHashing`), after the same
+ * warm-up: the event loop's CPU per login with no argon2 beside it. One connection at the rate the real
+ * logins reached, so that logins arrive one at a time as theirs do (a faster load would share the loop's
+ * turns between logins, and cost each less). What `eventLoopMsPerLogin` has more is what the hashing threads
+ * on every core take from the loop's thread: its core's time and caches.
+ */
+async function testHashLogins (server: Server, opened: Opened, rate: number): Promise<number[]> {
+  const load = loginLoad(opened, {
+    url: `http://127.0.0.1:${opened.ports.testHash}/o/token/`,
+    body: new URLSearchParams({ grant_type: 'password', username: BENCH_TEST_HASH_USERNAME, password: opened.password, client_id: opened.clientId }).toString(),
+    connections: 1,
+    overallRate: Math.max(1, Math.round(rate))
+  })
+  await runLoad({ ...load, duration: PLAN.hashingWarmupSeconds })
+  await settle(server)
+  const perRound: number[] = []
+  for (let r = 0; r < PLAN.loginRounds; r++) {
+    const round = await hashingRound(server, load, 200)
+    if (round.unexpected > 0) throw new Error(`(b) test-hash logins: ${round.unexpected} answers were not 200`)
+    perRound.push(round.eventLoopMs)
+  }
+  progress(`(b) logins with a test hash at ${Math.round(rate)}/s: ${perRound.map((ms) => ms.toFixed(2)).join(', ')} event-loop ms each`)
+  return perRound
 }
 
 /** Where a sign-up's body takes its number: each sign-up a new username. */

@@ -19,7 +19,7 @@ import {
 } from '../lib/crypto/passwords.js'
 import { hashToken } from '../lib/crypto/tokens.js'
 import { resolveOptions } from '../lib/options.js'
-import { issueTokens } from '../lib/testing/index.js'
+import { issueTokens, testHashing } from '../lib/testing/index.js'
 import { sampleIndexes, seededRandom, summarizeLatencies } from './stats.js'
 import { benchToken } from './tokens.js'
 
@@ -35,6 +35,8 @@ export type Reply = { id: number, ok: true, result: unknown } | { id: number, ok
 
 export const BENCH_USERNAME = 'bench'
 export const BENCH_PASSWORD = 'bench-password-123'
+/** The user of the test-hash app's logins: its hash made with `testHashing`, so that verifying it costs next to nothing. */
+export const BENCH_TEST_HASH_USERNAME = 'bench-test-hash'
 /** The redirect URI of (b)'s authorization code client: never visited, the code is read off the redirect. */
 export const BENCH_REDIRECT_URI = 'http://127.0.0.1:5173/callback'
 
@@ -90,6 +92,13 @@ async function open (args: { url: string, fastPath: boolean, tokenCache: { max: 
   registerFloor(cached)
   apps.push(cached)
   const cachedPort = await listen(cached)
+  // The logins of (b) once more with a hash that costs next to nothing: what the event loop does for a
+  // login with no argon2 running beside it.
+  const { app: testHash } = await buildExampleApp(main.store, { ...uncached, testHashing }, { logger: false })
+  apps.push(testHash)
+  const testHashPort = await listen(testHash)
+  const testHashSignUp = await testHash.inject({ method: 'POST', url: '/sign_up/', payload: { username: BENCH_TEST_HASH_USERNAME, password: BENCH_PASSWORD } })
+  if (testHashSignUp.statusCode !== 201) throw new Error(`sign-up failed: ${testHashSignUp.statusCode} ${testHashSignUp.body}`)
 
   const signUp = await main.app.inject({ method: 'POST', url: '/sign_up/', payload: { username: BENCH_USERNAME, password: BENCH_PASSWORD } })
   if (signUp.statusCode !== 201) throw new Error(`sign-up failed: ${signUp.statusCode} ${signUp.body}`)
@@ -99,7 +108,7 @@ async function open (args: { url: string, fastPath: boolean, tokenCache: { max: 
   return {
     codeClientId: codeClient.id,
     dialect: opened.dialect,
-    ports: { plain: plainPort, cached: cachedPort },
+    ports: { plain: plainPort, cached: cachedPort, testHash: testHashPort },
     clientId: main.clientId,
     username: BENCH_USERNAME,
     password: BENCH_PASSWORD,
