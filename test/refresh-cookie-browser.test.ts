@@ -109,6 +109,11 @@ t.test('an SPA logs in, reloads, refreshes through the cookie; other origins and
   // …and its form post (the same site: the browser sends the SameSite=Strict cookie) is refused by the server.
   const fromEvil = await formPost(other, token, { grant_type: 'refresh_token', client_id: client.id })
   t.match(JSON.parse(fromEvil), { error: 'invalid_request', error_description: /registered origins/ })
+  // …nor log the user out: its form post to the revocation route is refused, and the cookie stays.
+  await other.goto(evil)
+  const logoutFromEvil = await formPost(other, `${server}/o/revoke_token/`, { token: 'a-guess', client_id: client.id })
+  t.match(JSON.parse(logoutFromEvil), { error: 'invalid_request', error_description: /registered origins/ })
+  t.equal((await browser.cookies(token))[0]?.value, current, 'another origin\'s form cannot clear the cookie')
   // A form post from the registered origin itself is refused too: not JSON.
   await page.goto(spa)
   const fromSpa = await formPost(page, token, { grant_type: 'refresh_token', client_id: client.id })

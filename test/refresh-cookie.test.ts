@@ -154,6 +154,31 @@ t.test('revoking clears the cookie (the logout of a browser client)', async (t) 
   t.equal(after.statusCode, 400, 'the refresh token died with its record')
 })
 
+t.test('CSRF on logout: a revocation without a registered Origin, or not as JSON, is refused; nothing revoked, no cookie cleared', async (t) => {
+  const { ctx, clientId } = await setUp(t)
+  const login = await token(ctx, { grant_type: 'password', username: 'pony', password: 'djangsta-secret', client_id: clientId })
+  const { pair } = cookieOf(login)
+  const accessToken = login.json().access_token as string
+  // What another site's page can send: a form post (its own Origin, or none), with or without the token.
+  const attempts: Array<[string, Record<string, string>, string, string]> = [
+    ['a form post from another site', { origin: 'https://evil.example', 'content-type': FORM }, 'some-guess', 'registered origins'],
+    ['a form post with no Origin', { 'content-type': FORM }, accessToken, 'registered origins'],
+    ['JSON from another origin', { origin: 'http://127.0.0.1:9999', 'content-type': 'application/json' }, accessToken, 'registered origins'],
+    ['a form post from the registered origin', { origin: ORIGIN, 'content-type': FORM }, accessToken, 'application/json']
+  ]
+  for (const [label, headers, tokenValue, description] of attempts) {
+    const params = { token: tokenValue, client_id: clientId }
+    const payload = headers['content-type'] === FORM ? new URLSearchParams(params).toString() : JSON.stringify(params)
+    const res = await ctx.app.inject({ method: 'POST', url: '/o/revoke_token/', headers: { ...headers, cookie: pair }, payload })
+    t.equal(res.statusCode, 400, label)
+    t.equal(res.json().error, 'invalid_request', label)
+    t.match(res.json().error_description, description, label)
+    t.equal(res.headers['set-cookie'], undefined, `${label}: the cookie stays`)
+  }
+  t.equal((await ctx.me(accessToken)).statusCode, 200, 'still logged in: nothing was revoked')
+  t.equal((await token(ctx, { grant_type: 'refresh_token', client_id: clientId }, { cookie: pair })).statusCode, 200, 'the cookie still works')
+})
+
 t.test('CORS: preflights from registered origins only, on the token and revocation routes', async (t) => {
   const { ctx } = await setUp(t)
   for (const url of ['/o/token/', '/o/token', '/o/revoke_token/']) {

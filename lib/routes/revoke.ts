@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { authenticateClient, type ClientParameters } from '../auth/client-auth.js'
-import { refreshCookiePath, setRefreshCookie } from '../auth/refresh-cookie.js'
+import { checkBrowserRequest, refreshCookiePath, setRefreshCookie } from '../auth/refresh-cookie.js'
 import { hashToken } from '../crypto/tokens.js'
 import { OAuth2Error } from '../errors.js'
 import type { AccessTokenRecord, ClientRecord } from '../store/store.js'
@@ -99,6 +99,9 @@ export function revokeRoute (app: FastifyInstance, ctx: RouteContext, path: stri
     reply.headers(NO_STORE)
     const body = request.body
     const client = await authenticateClient(store, request, body, options.realm)
+    // A browser client's revocation is its logout, and its answer clears the cookie: from its own origins
+    // and as JSON only, as its token requests, or any site's form could log its users out.
+    if (client.refreshCookie) checkBrowserRequest(request, client)
     const token = body.token
     if (token === undefined || token === '') throw new OAuth2Error('invalid_request', 'Request is missing token parameter.')
     await revoke(client, token, body.token_type_hint)
