@@ -272,7 +272,7 @@ const STORE_METHODS = [
   'revokeToken', 'revokeFamily', 'revokeClientTokens', 'revokeUserTokens', 'deleteExpiredTokens',
   'hitThrottle', 'getThrottle', 'clearThrottle', 'deleteExpiredThrottles',
   'createAuthorizationCode', 'findAuthorizationCode', 'redeemAuthorizationCode',
-  'createSession', 'findSession', 'deleteSession', 'deleteExpiredCodesAndSessions'
+  'createSession', 'findSession', 'deleteSession', 'deleteUserSessions', 'deleteExpiredCodesAndSessions'
 ] as const
 
 function fail (option: string, expected: string): never {

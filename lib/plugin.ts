@@ -45,6 +45,9 @@ export async function oauth2Server (app: FastifyInstance, opts: OAuth2ServerOpti
     verifyBearer: guards.verifyBearer,
     errorHandler: oauth2ErrorHandler,
     revokeUserTokens: async (userId) => {
+      // Sessions and pending codes first: a code redeemed meanwhile has its tokens in the store by the
+      // time they are revoked.
+      await options.store.deleteUserSessions(userId)
       const revoked = await options.store.revokeUserTokens(userId, options.now())
       tokenCache.invalidateUser(userId)
       return revoked

@@ -3,36 +3,18 @@
  * exchanges of one code exactly one gets tokens, the rest `invalid_grant`; and since the others are
  * replays, the winner's tokens end up revoked (RFC 6749 §4.1.2).
  */
-import Fastify from 'fastify'
 import t from 'tap'
-import oauth2 from '../lib/index.js'
-import { authorizeUrl, codeClient, codeOf, pkce, REDIRECT, requestParams } from './fixtures/authorize.js'
+import { authorizeUrl, codeOf, listeningCodeApp, logInThroughPage, pkce, REDIRECT, requestParams } from './fixtures/authorize.js'
 import { forEachStore } from './fixtures/stores.js'
 
 forEachStore(t, async (t, open) => {
   t.test('10 concurrent exchanges of one code: one 200, nine invalid_grant, then the winner revoked', async (t) => {
     const store = await open(t)
-    const app = Fastify()
-    t.teardown(() => app.close())
-    await app.register(oauth2, { store, throttle: false })
-    app.get('/me', { onRequest: app.oauth2.authenticate() }, async (request) => request.user)
-    const url = await app.listen({ host: '127.0.0.1', port: 0 })
-    const clientId = await codeClient(store)
-    t.equal((await fetch(`${url}/sign_up/`, { method: 'POST', body: new URLSearchParams({ username: 'pony', password: 'djangsta-secret' }) })).status, 201)
+    const { url, clientId } = await listeningCodeApp(t, store)
 
     // The browser's part: the login page, then its form.
     const { verifier, challenge } = pkce()
-    const page = await fetch(`${url}${authorizeUrl(requestParams(clientId, challenge))}`)
-    const html = await page.text()
-    const csrf = /name="csrf_token" value="([^"]+)"/.exec(html)?.[1] as string
-    const action = (/action="([^"]+)"/.exec(html)?.[1] as string).replaceAll('&amp;', '&')
-    const cookie = (page.headers.get('set-cookie') as string).split(';')[0] as string
-    const back = await fetch(`${url}${action}`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie },
-      body: new URLSearchParams({ csrf_token: csrf, username: 'pony', password: 'djangsta-secret' })
-    })
+    const back = await logInThroughPage(url, `${url}${authorizeUrl(requestParams(clientId, challenge))}`)
     t.equal(back.status, 303)
     const { code } = codeOf({ headers: { location: back.headers.get('location') } } as never)
 

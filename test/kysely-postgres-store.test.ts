@@ -44,6 +44,14 @@ if (server !== null) {
     t.same(rows.map((row) => row.indexname), ['lean_throttles_pkey'])
   })
 
+  t.test('0011 indexes sessions and authorization codes by user', async (t) => {
+    const store = new KyselyStore({ db, tablePrefix: 'by_user_' })
+    await store.migrate()
+    const { rows } = await sql<{ indexname: string }>`select indexname from pg_indexes
+      where tablename in ('by_user_sessions', 'by_user_authorization_codes') and indexname like '%user_id%' order by indexname`.execute(db)
+    t.same(rows.map((row) => row.indexname), ['by_user_authorization_codes_user_id_idx', 'by_user_sessions_user_id_idx'])
+  })
+
   t.test('an idle connection killed by the server is a warning, not a crash', async (t) => {
     const victim = await openDatabase(server.url)
     t.teardown(async () => await victim.db.destroy())

@@ -40,12 +40,18 @@ t.test('migrate() is idempotent', async (t) => {
   ])
   const { rows } = await sql<{ name: string }>`select name from oauth2_migrations order by name`.execute(db)
   t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles', '0003_refresh_exchanges', '0004_username_case_fold', '0005_client_redirect_uris',
-    '0006_authorization_codes', '0007_sessions', '0008_client_origins', '0009_drop_token_parent_index', '0010_lean_throttles'])
+    '0006_authorization_codes', '0007_sessions', '0008_client_origins', '0009_drop_token_parent_index', '0010_lean_throttles',
+    '0011_user_sessions_index'])
   const { rows: indexes } = await sql<{ name: string }>`
     select name from sqlite_master where type = 'index' and tbl_name = 'oauth2_tokens' and name not like 'sqlite_%' order by name`.execute(db)
   t.same(indexes.map((index) => index.name), ['oauth2_tokens_access_token_hash_idx', 'oauth2_tokens_client_id_idx',
     'oauth2_tokens_expires_at_idx', 'oauth2_tokens_family_id_idx', 'oauth2_tokens_refresh_token_hash_idx', 'oauth2_tokens_user_id_idx'],
   'the token indexes that queries use, and no other')
+  const { rows: userIndexes } = await sql<{ name: string }>`
+    select name from sqlite_master where type = 'index' and tbl_name in ('oauth2_sessions', 'oauth2_authorization_codes') and name not like 'sqlite_%' order by name`.execute(db)
+  t.same(userIndexes.map((index) => index.name), ['oauth2_authorization_codes_client_id_idx', 'oauth2_authorization_codes_expires_at_idx',
+    'oauth2_authorization_codes_user_id_idx', 'oauth2_sessions_expires_at_idx', 'oauth2_sessions_user_id_idx'],
+  'sessions and codes by expiry (the cleanup) and by user (log out everywhere)')
 })
 
 t.test('0010: the throttle counters move to a WITHOUT ROWID table with no index, every counter kept', async (t) => {
@@ -153,7 +159,8 @@ t.test('two connections migrating one fresh SQLite file at once both succeed, an
   t.same(results.map((r) => r.status), ['fulfilled', 'fulfilled'])
   const { rows } = await sql<{ name: string }>`select name from oauth2_migrations order by name`.execute(opened[0]!.db)
   t.same(rows.map((row) => row.name), ['0001_initial', '0002_throttles', '0003_refresh_exchanges', '0004_username_case_fold', '0005_client_redirect_uris',
-    '0006_authorization_codes', '0007_sessions', '0008_client_origins', '0009_drop_token_parent_index', '0010_lean_throttles'])
+    '0006_authorization_codes', '0007_sessions', '0008_client_origins', '0009_drop_token_parent_index', '0010_lean_throttles',
+    '0011_user_sessions_index'])
   t.same(await tableNames(opened[1]!.db), [
     'oauth2_authorization_codes', 'oauth2_clients', 'oauth2_migrations', 'oauth2_migrations_lock', 'oauth2_sessions', 'oauth2_throttles',
     'oauth2_tokens', 'oauth2_users'

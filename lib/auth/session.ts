@@ -56,21 +56,30 @@ function setCookie (request: FastifyRequest, reply: FastifyReply, base: string, 
   reply.header('set-cookie', `${cookieName(request, base)}=${value}; Path=/; HttpOnly; SameSite=Lax${secure}${age}`)
 }
 
-/** The logged-in user's id, from a session cookie naming a live session of a user who still exists. */
-export async function sessionUser (ctx: RouteContext, request: FastifyRequest): Promise<string | null> {
+/** A logged-in user's session: who, and the hash of its id (how the store keeps it). */
+export interface ActiveSession {
+  userId: string
+  idHash: string
+}
+
+/** The session a session cookie names, if it is live and its user still exists. */
+export async function activeSession (ctx: RouteContext, request: FastifyRequest): Promise<ActiveSession | null> {
   const id = readCookie(request, SESSION_COOKIE)
   if (id === undefined) return null
-  const session = await ctx.store.findSession(hashToken(id))
+  const idHash = hashToken(id)
+  const session = await ctx.store.findSession(idHash)
   if (session === null || session.expiresAt <= ctx.options.now()) return null
-  return await ctx.users.exists(session.userId) ? session.userId : null
+  return await ctx.users.exists(session.userId) ? { userId: session.userId, idHash } : null
 }
 
 /** Starts a new session for `userId` (never reusing an id the browser brought: no session fixation). */
-export async function startSession (ctx: RouteContext, request: FastifyRequest, reply: FastifyReply, userId: string): Promise<void> {
+export async function startSession (ctx: RouteContext, request: FastifyRequest, reply: FastifyReply, userId: string): Promise<ActiveSession> {
   const id = generateToken()
+  const idHash = hashToken(id)
   const now = ctx.options.now()
-  await ctx.store.createSession({ idHash: hashToken(id), userId, createdAt: now, expiresAt: now + ctx.options.sessionTtl * 1000 })
+  await ctx.store.createSession({ idHash, userId, createdAt: now, expiresAt: now + ctx.options.sessionTtl * 1000 })
   setCookie(request, reply, SESSION_COOKIE, id, ctx.options.sessionTtl)
+  return { userId, idHash }
 }
 
 /** Ends the session the request's cookie names, if any, and clears the cookie. */

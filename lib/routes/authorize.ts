@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import formbody from '@fastify/formbody'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, FastifySchema } from 'fastify'
 import { logIn } from '../auth/login.js'
-import { csrfToken, csrfValid, CSRF_FIELD, endSession, sessionUser, startSession } from '../auth/session.js'
+import { activeSession, csrfToken, csrfValid, CSRF_FIELD, endSession, startSession, type ActiveSession } from '../auth/session.js'
 import { generateToken, hashToken } from '../crypto/tokens.js'
 import { OAuth2Error, serverFailure, type OAuth2ErrorCode } from '../errors.js'
 import { consentPage, errorPage, loggedOutPage, loginPage } from '../html/pages.js'
@@ -125,6 +125,9 @@ function htmlErrorHandler (error: FastifyError, request: FastifyRequest, reply: 
 }
 
 /** The routes' encapsulated context: form bodies and the HTML error page. */
+/** The login page's message when a session ended between two steps of an authorization. */
+const SESSION_ENDED = 'Your session has ended: log in again.'
+
 export async function prepareBrowserContext (scope: FastifyInstance, bodyLimit: number): Promise<void> {
   if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) await scope.register(formbody, { bodyLimit })
   scope.setErrorHandler(htmlErrorHandler)
@@ -195,21 +198,35 @@ export function authorizeRoutes (app: FastifyInstance, ctx: RouteContext, path: 
     return { client, redirectUri: target, state: state.value, scopes, codeChallenge: params.code_challenge, action: `${route}?${raw}` }
   }
 
-  /** Issues a code for the request and the user: where the browser goes next. */
-  async function issueCode (req: AuthorizationRequest, userId: string): Promise<string> {
+  /**
+   * Issues a code for the request and the session's user: where the browser goes next, or `null` if the
+   * session ended meanwhile. The session is looked up again once the code is stored: "log out everywhere"
+   * (`deleteUserSessions`) deletes a user's sessions and pending codes together, so a code stored before it
+   * is deleted with them, and one stored after it is never shown (nobody can redeem it).
+   */
+  async function issueCode (req: AuthorizationRequest, session: ActiveSession): Promise<string | null> {
     const code = generateToken()
     const now = options.now()
     await store.createAuthorizationCode({
       codeHash: hashToken(code),
       clientId: req.client.id,
-      userId,
+      userId: session.userId,
       redirectUri: req.redirectUri,
       scopes: req.scopes,
       codeChallenge: req.codeChallenge,
       createdAt: now,
       expiresAt: now + options.authorizationCodeTtl * 1000
     })
+    if (await store.findSession(session.idHash) === null) return null
     return withParameters(req.redirectUri, { code, state: req.state })
+  }
+
+  /** Back to the client with a code, or the login page again if the session ended meanwhile. */
+  async function redirectWithCode (request: FastifyRequest, reply: FastifyReply, req: AuthorizationRequest,
+    session: ActiveSession, status: 302 | 303): Promise<FastifyReply> {
+    const target = await issueCode(req, session)
+    if (target === null) return showLogin(request, reply, req, 200, SESSION_ENDED)
+    return redirect(reply, target, status)
   }
 
   function formView (request: FastifyRequest, reply: FastifyReply, req: AuthorizationRequest, nonce: string): {
@@ -225,21 +242,21 @@ export function authorizeRoutes (app: FastifyInstance, ctx: RouteContext, path: 
   }
 
   /** A logged-in user: the consent page for a client that asks for it, else straight back with a code. */
-  async function proceed (request: FastifyRequest, reply: FastifyReply, req: AuthorizationRequest, userId: string,
+  async function proceed (request: FastifyRequest, reply: FastifyReply, req: AuthorizationRequest, session: ActiveSession,
     status: 302 | 303): Promise<FastifyReply> {
     if (req.client.requireConsent) {
       return sendPage(reply, 200, (nonce) => pages.consent({ ...formView(request, reply, req, nonce), scopes: req.scopes }),
         formTargetOf(req.redirectUri))
     }
-    return redirect(reply, await issueCode(req, userId), status)
+    return await redirectWithCode(request, reply, req, session, status)
   }
 
   async function authorize (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const req = await readRequest(request)
     if (typeof req === 'string') return redirect(reply, req, 302)
-    const userId = await sessionUser(ctx, request)
-    if (userId === null) return showLogin(request, reply, req, 200, null)
-    return await proceed(request, reply, req, userId, 302)
+    const session = await activeSession(ctx, request)
+    if (session === null) return showLogin(request, reply, req, 200, null)
+    return await proceed(request, reply, req, session, 302)
   }
 
   /** The login and consent forms' posts. */
@@ -251,12 +268,12 @@ export function authorizeRoutes (app: FastifyInstance, ctx: RouteContext, path: 
       throw new OAuth2Error('invalid_request', 'The form expired or did not come from this server: go back, reload it and try again.', 403)
     }
     if (fields.consent !== undefined) {
-      const userId = await sessionUser(ctx, request)
-      if (userId === null) return showLogin(request, reply, req, 200, 'Your session has ended: log in again.')
+      const session = await activeSession(ctx, request)
+      if (session === null) return showLogin(request, reply, req, 200, SESSION_ENDED)
       if (fields.consent !== 'approve') {
         return redirect(reply, withParameters(req.redirectUri, { error: 'access_denied', error_description: 'The user denied the request.', state: req.state }), 303)
       }
-      return redirect(reply, await issueCode(req, userId), 303)
+      return await redirectWithCode(request, reply, req, session, 303)
     }
     const { username = '', password = '' } = fields
     if (username === '' || password === '') return showLogin(request, reply, req, 400, 'Enter your username and password.', username)
@@ -273,8 +290,8 @@ export function authorizeRoutes (app: FastifyInstance, ctx: RouteContext, path: 
       reply.headers(err.headers)
       return showLogin(request, reply, req, err.statusCode, message, username)
     }
-    await startSession(ctx, request, reply, userId)
-    return await proceed(request, reply, req, userId, 303)
+    const session = await startSession(ctx, request, reply, userId)
+    return await proceed(request, reply, req, session, 303)
   }
 
   async function logout (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {

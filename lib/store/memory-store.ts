@@ -224,6 +224,14 @@ export class MemoryStore implements OAuth2Store {
     return this.#sessions.delete(idHash)
   }
 
+  async deleteUserSessions (userId: string): Promise<number> {
+    const sessions = [...this.#sessions.values()].filter((session) => session.userId === userId)
+    const codes = [...this.#codes.values()].filter((code) => code.userId === userId && code.usedAt === null)
+    for (const session of sessions) this.#sessions.delete(session.idHash)
+    for (const code of codes) this.#codes.delete(code.codeHash)
+    return sessions.length + codes.length
+  }
+
   async deleteExpiredCodesAndSessions (now: number, limit: number): Promise<number> {
     let deleted = 0
     for (const map of [this.#codes, this.#sessions]) {

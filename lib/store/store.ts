@@ -283,6 +283,12 @@ export interface OAuth2Store {
   deleteSession(idHash: string): Promise<boolean>
 
   /**
+   * Ends a user's logins at the authorization server ("log out everywhere"): deletes every session of the
+   * user and every authorization code issued to them and not yet redeemed. Returns how many it deleted.
+   */
+  deleteUserSessions(userId: string): Promise<number>
+
+  /**
    * Deletes up to `limit` authorization codes and sessions (codes first) that expired before `now`.
    * Returns how many were deleted.
    */

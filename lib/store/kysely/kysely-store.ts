@@ -87,7 +87,7 @@ const RETRIED_METHODS = [
   'rotateRefreshToken', 'revokeToken', 'revokeFamily', 'revokeClientTokens', 'revokeUserTokens', 'deleteExpiredTokens',
   'hitThrottle', 'getThrottle', 'clearThrottle', 'deleteExpiredThrottles',
   'createAuthorizationCode', 'findAuthorizationCode', 'redeemAuthorizationCode', 'createSession', 'findSession',
-  'deleteSession', 'deleteExpiredCodesAndSessions'
+  'deleteSession', 'deleteUserSessions', 'deleteExpiredCodesAndSessions'
 ] as const satisfies ReadonlyArray<keyof OAuth2Store>
 
 /** How often a SQLite store asks whether another connection has written to the file (`watchRevocations`). */
@@ -587,6 +587,15 @@ export class KyselyStore implements OAuth2Store {
   async deleteSession (idHash: string): Promise<boolean> {
     const result = await this.#db.deleteFrom('sessions').where('id_hash', '=', idHash).executeTakeFirst()
     return result.numDeletedRows > 0n
+  }
+
+  /** Deletes a user's sessions and unredeemed authorization codes, in one transaction. */
+  async deleteUserSessions (userId: string): Promise<number> {
+    return await this.#db.transaction().execute(async (trx) => {
+      const sessions = await trx.deleteFrom('sessions').where('user_id', '=', userId).executeTakeFirst()
+      const codes = await trx.deleteFrom('authorization_codes').where('user_id', '=', userId).where('used_at', 'is', null).executeTakeFirst()
+      return Number(sessions.numDeletedRows + codes.numDeletedRows)
+    })
   }
 
   /** Deletes up to `limit` expired codes, then expired sessions up to what is left of it. */

@@ -34,7 +34,8 @@ export class OAuth2MigrationProvider implements MigrationProvider {
       '0007_sessions': sessions(this.#tablePrefix),
       '0008_client_origins': clientOrigins(this.#tablePrefix),
       '0009_drop_token_parent_index': dropTokenParentIndex(this.#tablePrefix),
-      '0010_lean_throttles': leanThrottles(this.#tablePrefix)
+      '0010_lean_throttles': leanThrottles(this.#tablePrefix),
+      '0011_user_sessions_index': userSessionsIndex(this.#tablePrefix)
     }
   }
 }
@@ -286,6 +287,22 @@ function leanThrottles (p: string): Migration {
         // Its index goes with it.
         await db.schema.dropTable(`${p}throttles`).execute()
         await db.schema.alterTable(lean).renameTo(`${p}throttles`).execute()
+      })
+    }
+  }
+}
+
+/**
+ * "Log out everywhere" (`deleteUserSessions`) deletes a user's sessions and unredeemed authorization codes:
+ * an index on `user_id` of each, so that it reads that user's rows rather than every row.
+ */
+function userSessionsIndex (p: string): Migration {
+  return {
+    async up (db: Kysely<any>): Promise<void> {
+      await inTransaction(db, async (db) => {
+        for (const table of ['sessions', 'authorization_codes']) {
+          await db.schema.createIndex(`${p}${table}_user_id_idx`).on(`${p}${table}`).column('user_id').execute()
+        }
       })
     }
   }
