@@ -52,6 +52,38 @@ if (server !== null) {
     t.same(rows.map((row) => row.indexname), ['by_user_authorization_codes_user_id_idx', 'by_user_sessions_user_id_idx'])
   })
 
+  t.test('findSession waits for a transaction that is deleting the session, then reads it gone', async (t) => {
+    // Log out everywhere deletes a user's sessions and pending codes in one transaction; the authorization
+    // endpoint reads the session again after storing a code. A read that saw the session as it was before
+    // that transaction committed could show a code the transaction did not see, and so did not delete.
+    const store = new KyselyStore({ db, tablePrefix: 'locked_' })
+    await store.migrate()
+    await store.createSession({ idHash: 'ending', userId: 'u1', createdAt: 0, expiresAt: Number.MAX_SAFE_INTEGER })
+    let commit = (): void => {}
+    const committing = new Promise<void>((resolve) => { commit = resolve })
+    let deleted = (): void => {}
+    const deleting = new Promise<void>((resolve) => { deleted = resolve })
+    const transaction = db.transaction().execute(async (trx) => {
+      await sql`delete from locked_sessions where id_hash = 'ending'`.execute(trx)
+      deleted()
+      await committing
+    })
+    await deleting
+    const read = store.findSession('ending')
+    // The read waits on the deleting transaction's row lock (polled in pg_stat_activity, not timed).
+    let waiting = false
+    for (let i = 0; i < 500 && !waiting; i++) {
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity
+        where wait_event_type = 'Lock' and query like '%locked_sessions%' and query not like '%pg_stat_activity%'`.execute(db)
+      waiting = (rows[0]?.n ?? 0) > 0
+      if (!waiting) await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    t.ok(waiting, 'the read waits for the transaction')
+    commit()
+    await transaction
+    t.equal(await read, null, 'and then reads the session gone')
+  })
+
   t.test('an idle connection killed by the server is a warning, not a crash', async (t) => {
     const victim = await openDatabase(server.url)
     t.teardown(async () => await victim.db.destroy())

@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises'
-import { Migrator, sql } from 'kysely'
+import { Migrator, PostgresAdapter, sql } from 'kysely'
 import type { Kysely, Selectable } from 'kysely'
 import type {
   AccessTokenLookup,
@@ -180,6 +180,8 @@ export class KyselyStore implements OAuth2Store {
   readonly #options: Readonly<Required<Omit<KyselyStoreOptions, 'sqlite' | 'pgPool'>>>
   /** The app's instance without its plugins, for the migrator. */
   readonly #plainDb: Kysely<any>
+  /** Whether the database is PostgreSQL (row locks where its MVCC reads would see too old a state). */
+  readonly #postgres: boolean
   /** The same with the table prefix plugin: the store's queries name tables without their prefix. */
   readonly #db: Kysely<OAuth2Tables>
   /** The per-request bearer lookup, on the fastest path the options allow (see `bearerLookup`). */
@@ -254,6 +256,7 @@ export class KyselyStore implements OAuth2Store {
       ;(this as Record<string, unknown>)[name] = async (...args: unknown[]) => await retryingWhileBusy(() => method(...args))
     }
     this.#plainDb = db.withoutPlugins()
+    this.#postgres = db.getExecutor().adapter instanceof PostgresAdapter
     this.#db = (this.#plainDb as Kysely<OAuth2Tables>).withPlugin(new TablePrefixPlugin(tablePrefix))
     if (options.pgPool !== undefined && typeof options.pgPool?.query !== 'function') {
       throw new TypeError('KyselyStore: option "pgPool" must be the pg Pool under "db"')
@@ -577,9 +580,15 @@ export class KyselyStore implements OAuth2Store {
     }).execute()
   }
 
-  /** The session whose id hashes to `idHash`, whatever its expiry. */
+  /**
+   * The session whose id hashes to `idHash`, whatever its expiry. On PostgreSQL the read shares the row's
+   * lock (`FOR SHARE`): it waits for a transaction that is deleting the session (`deleteUserSessions`) and
+   * then finds nothing, where a plain read would see the session as it was before that transaction, while
+   * a code stored meanwhile escapes its delete (SQLite runs one writer at a time: no such interleaving).
+   */
   async findSession (idHash: string): Promise<SessionRecord | null> {
-    const row = await this.#db.selectFrom('sessions').selectAll().where('id_hash', '=', idHash).executeTakeFirst()
+    const query = this.#db.selectFrom('sessions').selectAll().where('id_hash', '=', idHash)
+    const row = await (this.#postgres ? query.forShare() : query).executeTakeFirst()
     return row === undefined ? null : rowToSession(row)
   }
 
