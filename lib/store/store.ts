@@ -284,7 +284,10 @@ export interface OAuth2Store {
 
   /**
    * Ends a user's logins at the authorization server ("log out everywhere"): deletes every session of the
-   * user and every authorization code issued to them and not yet redeemed. Returns how many it deleted.
+   * user and every authorization code issued to them and not yet redeemed, atomically. Returns how many it
+   * deleted. The authorization endpoint stores a code, then calls `findSession` again: a `findSession` that
+   * ends after this call has begun must not find the user's sessions unless every code stored before that
+   * read is deleted too (a lock, one writer at a time, or one synchronous step as MemoryStore does).
    */
   deleteUserSessions(userId: string): Promise<number>
 
