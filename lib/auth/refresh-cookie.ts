@@ -10,8 +10,9 @@
  * browser clients of one server keep a cookie each.
  *
  * CSRF: a cookie client's token and revocation requests must carry an `Origin` that is one of its
- * registered origins, exactly, and a JSON body. A plain HTML form can send neither `application/json` nor choose its `Origin`;
- * a cross-origin `fetch` with JSON needs a CORS preflight, which only the registered origins pass.
+ * registered origins, exactly, and a JSON body. A plain HTML form can send neither `application/json` nor
+ * choose its `Origin`; a cross-origin `fetch` with JSON needs a CORS preflight, which only the registered
+ * origins pass.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { OAuth2Error } from '../errors.js'

@@ -124,10 +124,10 @@ function htmlErrorHandler (error: FastifyError, request: FastifyRequest, reply: 
   return sendPage(reply.headers(err.headers), err.statusCode, (nonce) => errorPage(nonce, err.error, err.message))
 }
 
-/** The routes' encapsulated context: form bodies and the HTML error page. */
 /** The login page's message when a session ended between two steps of an authorization. */
 const SESSION_ENDED = 'Your session has ended: log in again.'
 
+/** The routes' encapsulated context: form bodies and the HTML error page. */
 export async function prepareBrowserContext (scope: FastifyInstance, bodyLimit: number): Promise<void> {
   if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) await scope.register(formbody, { bodyLimit })
   scope.setErrorHandler(htmlErrorHandler)
