@@ -5,6 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { SeedPlan } from './seed.js'
 import type { Command, Reply } from './server.js'
 import type { CpuUsage } from './stats.js'
 
@@ -96,5 +97,19 @@ export class Server {
     if (this.#child.exitCode === null) {
       await within(10_000, 'server exit', new Promise((resolve) => this.#child.once('exit', resolve))).catch(() => this.#child.kill('SIGKILL'))
     }
+  }
+}
+
+/**
+ * Seeds a SQLite file (seed.ts) in a child process that exits afterwards, and returns the seconds each plan
+ * took. better-sqlite3 runs the seeding synchronously: in this process it would hold the event loop, and
+ * every other preparation with it, for as long as it runs.
+ */
+export async function seedSqliteInChild (url: string, plans: SeedPlan[], boundMs: number): Promise<number[]> {
+  const seeder = await Server.start()
+  try {
+    return await seeder.call<number[]>('seed', { url, plans }, boundMs)
+  } finally {
+    await seeder.close()
   }
 }

@@ -8,10 +8,9 @@
  * token must still work: the bench fails otherwise.
  */
 import type { OAuth2ServerOptions } from '../lib/index.js'
-import { progress, Server, within } from './child.js'
+import { progress, seedSqliteInChild, Server } from './child.js'
 import { probeLoad, runLoad } from './load.js'
 import type { CleanupSection } from './report.js'
-import { seedDatabase } from './seed.js'
 import { ratio, type LatencySummary } from './stats.js'
 import { benchToken } from './tokens.js'
 
@@ -37,6 +36,8 @@ export function cleanupWatchdogMs (expiredTokens: number, maxSeconds: number): n
   return seedBoundMs(expiredTokens) + maxSeconds * 1000 + 120_000
 }
 
+const count = (n: number): string => n.toLocaleString('en-US')
+
 /** Seconds between progress lines while the cleanup runs. */
 const PROGRESS_SECONDS = 15
 
@@ -54,12 +55,20 @@ async function refusedTokens (port: number, authorizations: string[]): Promise<n
   return refused
 }
 
-export async function cleanupAtScale (plan: CleanupPlan): Promise<CleanupSection> {
-  const count = (n: number): string => n.toLocaleString('en-US')
+/**
+ * Seeds (f)'s file, in a child process of its own (see `seedSqliteInChild`), and returns the seconds it
+ * took: the run's longest preparation, which the others share the machine with (run.ts).
+ */
+export async function seedCleanup (plan: CleanupPlan): Promise<number> {
   progress(`(f) seeding ${count(plan.expiredTokens)} expired + ${count(plan.liveTokens)} live tokens`)
-  const [seedSeconds = Number.NaN] = await within(seedBoundMs(plan.expiredTokens), 'seeding (f)',
-    seedDatabase(plan.url, [{ prefix: 'oauth2_', tokens: plan.liveTokens, expiredTokens: plan.expiredTokens }]))
-  progress(`(f) seeded in ${seedSeconds.toFixed(1)} s`)
+  const [seconds = Number.NaN] = await seedSqliteInChild(plan.url,
+    [{ prefix: 'oauth2_', tokens: plan.liveTokens, expiredTokens: plan.expiredTokens }], seedBoundMs(plan.expiredTokens))
+  progress(`(f) seeded in ${seconds.toFixed(1)} s`)
+  return seconds
+}
+
+/** (f) on the file `seedCleanup` made, which took `seedSeconds`. */
+export async function cleanupAtScale (plan: CleanupPlan, seedSeconds: number): Promise<CleanupSection> {
   const server = await Server.start()
   try {
     const { port }: { port: number } = await server.call('openSingle', { url: plan.url, plugin: plan.plugin })

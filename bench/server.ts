@@ -20,6 +20,7 @@ import {
 import { hashToken } from '../lib/crypto/tokens.js'
 import { resolveOptions } from '../lib/options.js'
 import { issueTokens, testHashing } from '../lib/testing/index.js'
+import { seedDatabase, type SeedPlan } from './seed.js'
 import { sampleIndexes, seededRandom, summarizeLatencies } from './stats.js'
 import { benchToken } from './tokens.js'
 
@@ -277,6 +278,14 @@ function pairLookups (): number {
   return pair[1]?.counted.lookups ?? 0
 }
 
+/**
+ * Seeds a SQLite file (seed.ts) and returns the seconds each plan took: from a child that serves nothing
+ * else, as the seeding holds its process's event loop for as long as it runs.
+ */
+async function seed (args: { url: string, plans: SeedPlan[] }): Promise<number[]> {
+  return await seedDatabase(args.url, args.plans)
+}
+
 /** (f)'s store: the example app alone on `KyselyStore.open(url)`, without the token cache. */
 let single: KyselyStore | undefined
 
@@ -378,6 +387,7 @@ const COMMANDS: Record<string, (args: any) => Promise<unknown> | unknown> = {
   cleanup,
   cleanupRows,
   countTokens,
+  seed,
   close
 }
 
