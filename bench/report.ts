@@ -34,6 +34,21 @@ export interface RoutesSection {
   cpuRatioCachedFloor: number
 }
 
+/**
+ * (a') the cached check and the floor without HTTP: the cached app's guard and `GET /me-floor`'s hook
+ * called in the server process, alternating blocks, every cached call a hit.
+ */
+export interface HookSection {
+  /** Milliseconds of each block. */
+  blockMs: number
+  /** CPU nanoseconds per call of the guard (a cache hit), each block. */
+  cachedNs: number[]
+  /** CPU nanoseconds per call of the floor's hook, each block. */
+  floorNs: number[]
+  /** Median of the pairs' cached/floor. */
+  ratio: number
+}
+
 /** (b) logins per second against the raw argon2 verification rate. */
 export interface LoginSection {
   /** The plugin's `hashing.concurrency`: raw verifications at once for `ceiling`. */
@@ -219,6 +234,7 @@ export interface DatabaseReport {
   dialect: 'sqlite' | 'postgres'
   seed: { tokens: number, seconds: number }
   routes: RoutesSection
+  hooks: HookSection
   tableSize: TableSizeSection
   logins?: LoginSection
   signUps?: SignUpSection
@@ -371,6 +387,11 @@ function databaseText (name: string, report: DatabaseReport): string {
     ['protected/open requests per second', num(routes.rateRatio, 3), num(routes.rateRatioCached, 3)]
   ]), `floor/open CPU per request: ${num(routes.cpuRatioFloor, 3)} (a hook that only hashes the token, answering like GET /me)`,
   `cached/floor CPU per request: ${num(routes.cpuRatioCachedFloor, 3)} (what the cached check costs above the floor)`)
+  const { hooks } = report
+  out.push('', `(a') the two hooks alone, called in the server, ${String(hooks.cachedNs.length)} pairs of ${String(hooks.blockMs)} ms blocks: ` +
+    `cached check ${num(median(hooks.cachedNs) / 1000, 2)} µs, floor ${num(median(hooks.floorNs) / 1000, 2)} µs of CPU per call; ` +
+    `cached/floor ${num(hooks.ratio, 3)}; the difference is ${num((median(hooks.cachedNs) - median(hooks.floorNs)) / 1000, 2)} µs, ` +
+    `${num((median(hooks.cachedNs) - median(hooks.floorNs)) / 10 / medianOf('cached', 'cpuMicros'), 1)}% of a cached request's CPU in (a)`)
   const size = report.tableSize
   out.push('', `(d) bearer check, one at a time, ${size.activeTokens.toLocaleString('en-US')} active tokens drawn at random from the table`, table([
     ['table', 'tokens', 'µs/check (wall)', 'µs/check (CPU)', 'µs/check, each a new token'],

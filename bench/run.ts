@@ -3,7 +3,8 @@
  * all at once (nothing is measured meanwhile): a SQLite file with a million live tokens, (f)'s file, and a
  * PostgreSQL server seeded like the first. Then it starts the example app in a child process
  * (bench/server.ts) on the SQLite file and measures from this process:
- *   (a) open vs protected route, without and with the token cache;
+ *   (a) open vs protected route, without and with the token cache; (a') the cached check's hook against
+ *       the floor's, called inside the server;
  *   (b) logins vs raw argon2 verifies, and sign-ups vs raw argon2 hashes, at every core;
  *   (c) the protected route during a login storm, then a sign-up storm (each from its own child process,
  *       bench/storm.ts);
@@ -33,7 +34,7 @@ import { cacheInvalidation } from './invalidation.js'
 import { probeLoad, runLoad, type LoadOptions, type LoadResult } from './load.js'
 import {
   allTargets, formatReport, routeRatios,
-  type DatabaseReport, type LoginSection, type MemorySection, type Report, type RouteRound, type RoutesSection,
+  type DatabaseReport, type HookSection, type LoginSection, type MemorySection, type Report, type RouteRound, type RoutesSection,
   type SignUpSection, type StormSection, type TableSizeSection
 } from './report.js'
 import { seedDatabase } from './seed.js'
@@ -152,13 +153,48 @@ async function routes (server: Server, opened: Opened, rssAfterRounds: number[])
   return { rounds, ...routeRatios(rounds) }
 }
 
+/** What the server's `guard` command answers: checks made by one target's hook in a loop, and their time. */
+interface GuardRun { checks: number, failures: number, wallNs: number, cpuMicros: number }
+
+/** (a'): pairs of blocks, and each block's milliseconds. All of it well inside the token cache's ttl. */
+const HOOK_PAIRS = 8
+const HOOK_BLOCK_MS = 150
+
+/**
+ * (a'): (a)'s cached check and its floor without HTTP: the cached app's guard and the floor's hook called
+ * in the server process, in alternating blocks, on a thousand tokens that (a) did not present. The first
+ * blocks (untimed) fill the cache with them (each a miss, once), so that every call after is a hit: the pairs
+ * end long before the first of those entries does (TOKEN_CACHE.ttl). What (a)'s cached/floor ratio
+ * compares, without the load generator, the kernel's network work, or the machine's swings between
+ * windows seconds apart. Reported, not judged.
+ */
+async function hookCosts (server: Server): Promise<HookSection> {
+  const block = async (target: 'cached' | 'floor'): Promise<GuardRun> =>
+    await server.call('guard', { target, count: TOKENS, draws: ACTIVE_TOKENS, durationMs: HOOK_BLOCK_MS, seed: 200 })
+  const runs: Array<{ cached: GuardRun, floor: GuardRun }> = []
+  for (let w = 0; w < 2; w++) {
+    await block('cached')
+    await block('floor')
+  }
+  for (let p = 0; p < HOOK_PAIRS; p++) {
+    // The order turns each pair, as (a)'s rounds do.
+    if (p % 2 === 0) runs.push({ cached: await block('cached'), floor: await block('floor') })
+    else runs.push({ floor: await block('floor'), cached: await block('cached') })
+  }
+  const failures = runs.reduce((n, run) => n + run.cached.failures + run.floor.failures, 0)
+  if (failures > 0) throw new Error(`(a'): ${failures} checks of seeded tokens failed`)
+  const nsPerCall = (run: GuardRun): number => run.cpuMicros * 1000 / run.checks
+  const cachedNs = runs.map((run) => nsPerCall(run.cached))
+  const floorNs = runs.map((run) => nsPerCall(run.floor))
+  return { blockMs: HOOK_BLOCK_MS, cachedNs, floorNs, ratio: median(ratios(cachedNs, floorNs)) }
+}
+
 /**
  * (d): the guard called in the server process, small and large table alternating, each cycling through
  * the same number of active tokens (the target's measure: stored tokens nobody presents should cost
  * nothing); then one pair where every check draws a new token from the whole table (the cold worst case).
  */
 async function tableSize (server: Server): Promise<TableSizeSection> {
-  interface GuardRun { checks: number, failures: number, wallNs: number, cpuMicros: number }
   const guard = async (target: 'small' | 'main', draws: number, seed: number): Promise<GuardRun> =>
     await server.call('guard', { target, count: target === 'small' ? PLAN.smallTokens : TOKENS, draws, durationMs: PLAN.guardMs, seed })
   const small: GuardRun[] = []
@@ -532,7 +568,9 @@ async function measureDatabase (dialect: 'sqlite' | 'postgres', url: string, ful
     progress(`(d) ${dialect}: ${median(tableSizeSection.small).toFixed(2)} µs vs ${median(tableSizeSection.large).toFixed(2)} µs per check`)
     const rssRounds: number[] = []
     const routesSection = await routes(server, opened, rssRounds)
-    const report: DatabaseReport = { dialect, seed: { tokens: TOKENS, seconds: seedSeconds }, routes: routesSection, tableSize: tableSizeSection }
+    const hooks = await hookCosts(server)
+    progress(`(a') ${dialect}: cached check ${(median(hooks.cachedNs) / 1000).toFixed(2)} µs, floor ${(median(hooks.floorNs) / 1000).toFixed(2)} µs per call`)
+    const report: DatabaseReport = { dialect, seed: { tokens: TOKENS, seconds: seedSeconds }, routes: routesSection, hooks, tableSize: tableSizeSection }
     if (full) {
       report.logins = await logins(server, opened)
       const code = await codeFlows(opened)
