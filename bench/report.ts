@@ -388,10 +388,12 @@ function databaseText (name: string, report: DatabaseReport): string {
   ]), `floor/open CPU per request: ${num(routes.cpuRatioFloor, 3)} (a hook that only hashes the token, answering like GET /me)`,
   `cached/floor CPU per request: ${num(routes.cpuRatioCachedFloor, 3)} (what the cached check costs above the floor)`)
   const { hooks } = report
+  const cachedUs = median(hooks.cachedNs) / 1000
+  const floorUs = median(hooks.floorNs) / 1000
   out.push('', `(a') the two hooks alone, called in the server, ${String(hooks.cachedNs.length)} pairs of ${String(hooks.blockMs)} ms blocks: ` +
-    `cached check ${num(median(hooks.cachedNs) / 1000, 2)} µs, floor ${num(median(hooks.floorNs) / 1000, 2)} µs of CPU per call; ` +
-    `cached/floor ${num(hooks.ratio, 3)}; the difference is ${num((median(hooks.cachedNs) - median(hooks.floorNs)) / 1000, 2)} µs, ` +
-    `${num((median(hooks.cachedNs) - median(hooks.floorNs)) / 10 / medianOf('cached', 'cpuMicros'), 1)}% of a cached request's CPU in (a)`)
+    `cached check ${num(cachedUs, 2)} µs, floor ${num(floorUs, 2)} µs of CPU per call; ` +
+    `cached/floor ${num(hooks.ratio, 3)}; the difference is ${num(cachedUs - floorUs, 2)} µs, ` +
+    `${num(100 * (cachedUs - floorUs) / medianOf('cached', 'cpuMicros'), 1)}% of a cached request's CPU in (a)`)
   const size = report.tableSize
   out.push('', `(d) bearer check, one at a time, ${size.activeTokens.toLocaleString('en-US')} active tokens drawn at random from the table`, table([
     ['table', 'tokens', 'µs/check (wall)', 'µs/check (CPU)', 'µs/check, each a new token'],

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the project's own benchmark (issues 5 and 16). It first makes every database it measures,
- * all at once (nothing is measured meanwhile): a SQLite file with a million live tokens, (f)'s file, and a
- * PostgreSQL server seeded like the first. Then it starts the example app in a child process
+ * two at a time (nothing is measured meanwhile): (f)'s file, and beside it a SQLite file with a million live
+ * tokens, then a PostgreSQL server seeded like it. Then it starts the example app in a child process
  * (bench/server.ts) on the SQLite file and measures from this process:
  *   (a) open vs protected route, without and with the token cache; (a') the cached check's hook against
  *       the floor's, called inside the server;

@@ -181,8 +181,9 @@ function refusingReply (): { reply: FastifyReply, refused: () => boolean } {
 }
 
 /**
- * (d) and (a'): calls a target's guard (or the floor's hook), one check at a time, for `durationMs`, cycling through `draws` tokens drawn
- * at random from its `count` seeded ones; returns checks done, wall and CPU time. Bounded in time.
+ * (d) and (a'): calls a target's guard (or the floor's hook), one check at a time, for `durationMs`,
+ * cycling through `draws` tokens drawn at random from its `count` seeded ones; returns checks done, wall and
+ * CPU time. Bounded in time.
  */
 async function guardLoop (args: { target: string, count: number, draws: number, durationMs: number, seed: number }): Promise<unknown> {
   const { app, guard } = target(args.target)
