@@ -43,9 +43,9 @@ export function killChildren (): void {
   for (const child of children) child.kill('SIGKILL')
 }
 
-/** A script of bench/ in a child process of its own, with an IPC channel. */
-export function forkTs (script: string): ChildProcess {
-  const child = fork(join(HERE, script), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+/** A script of bench/ in a child process of its own, with an IPC channel; `nodeFlags` go to its Node. */
+export function forkTs (script: string, nodeFlags: string[] = []): ChildProcess {
+  const child = fork(join(HERE, script), [], { execArgv: [...nodeFlags, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   children.add(child)
   child.once('exit', () => children.delete(child))
   return child
@@ -73,7 +73,8 @@ export class Server {
   }
 
   static async start (): Promise<Server> {
-    const child = forkTs('server.ts')
+    // `gc()` for the memory samples of (e) (see `memory`).
+    const child = forkTs('server.ts', ['--expose-gc'])
     const server = new Server(child)
     await within(30_000, 'server start', new Promise<void>((resolve, reject) => {
       server.#pending.set(0, { resolve, reject })
@@ -90,6 +91,11 @@ export class Server {
 
   async usage (): Promise<{ cpu: CpuUsage, rss: number, eventLoopActive: number, eventLoopCpu: number | null }> {
     return await this.call('usage')
+  }
+
+  /** The server's RSS and heap once its garbage is collected (see server.ts's `memory`). */
+  async memory (): Promise<{ rss: number, heapUsed: number }> {
+    return await this.call('memory')
   }
 
   async close (): Promise<void> {

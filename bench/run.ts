@@ -164,7 +164,7 @@ async function routes (server: Server, opened: Opened, rssAfterRounds: number[])
       round[route] = await measure(server, plans[route](PLAN.roundSeconds))
     }
     rounds.push(round as RoutesSection['rounds'][number])
-    rssAfterRounds.push((await server.usage()).rss)
+    rssAfterRounds.push((await server.memory()).rss)
     progress(`(a) round ${r + 1}/${PLAN.rounds}: open ${round.open?.rate.toFixed(0)} req/s, protected ${round.protected?.rate.toFixed(0)}, cached ${round.cached?.rate.toFixed(0)}`)
   }
   return { rounds, ...routeRatios(rounds) }
@@ -579,7 +579,7 @@ async function measureDatabase (dialect: 'sqlite' | 'postgres', url: string, ful
   const server = await Server.start()
   try {
     const opened: Opened = await server.call('open', { url, fastPath: !flags['slow-path'], tokenCache: TOKEN_CACHE, pragmas: flags.pragma, plugin: PLUGIN })
-    const afterSeed = (await server.usage()).rss
+    const afterSeed = (await server.memory()).rss
     progress(`${dialect}: server up (ports ${opened.ports.plain}, ${opened.ports.cached})`)
     const tableSizeSection = await tableSize(server)
     progress(`(d) ${dialect}: ${median(tableSizeSection.small).toFixed(2)} µs vs ${median(tableSizeSection.large).toFixed(2)} µs per check`)
@@ -596,7 +596,7 @@ async function measureDatabase (dialect: 'sqlite' | 'postgres', url: string, ful
       report.signUps = await signUps(server, opened)
       report.storm = await storm(server, opened, 'login', stormRequest(loginLoad(opened, {})), median(report.logins.logins), 200)
       report.signUpStorm = await storm(server, opened, 'sign-up', stormRequest(signUpLoad(opened, 'storm', {})), median(report.signUps.signUps), 201)
-      const afterRun = (await server.usage()).rss
+      const afterRun = (await server.memory()).rss
       const memory: MemorySection = {
         afterSeed,
         rounds: rssRounds,

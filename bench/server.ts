@@ -164,6 +164,20 @@ function usage (): unknown {
   return { cpu: process.cpuUsage(), rss: memory.rss, heapUsed: memory.heapUsed, eventLoopActive: performance.eventLoopUtilization().active, eventLoopCpu: eventLoopThreadCpuMs() }
 }
 
+/**
+ * The RSS and heap after full garbage collections (the server runs with `--expose-gc`): what the process
+ * holds, not how much garbage the last load left uncollected, which follows the collector's timing and the
+ * load's speed. Two collections, as one may leave objects with finalizers for the next.
+ */
+function memory (): { rss: number, heapUsed: number } {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error('memory: start the server with --expose-gc')
+  gc()
+  gc()
+  const { rss, heapUsed } = process.memoryUsage()
+  return { rss, heapUsed }
+}
+
 /** A reply that only records that the guard refused. */
 function refusingReply (): { reply: FastifyReply, refused: () => boolean } {
   let refused = false
@@ -383,6 +397,7 @@ async function close (): Promise<unknown> {
 const COMMANDS: Record<string, (args: any) => Promise<unknown> | unknown> = {
   open,
   usage,
+  memory,
   guard: guardLoop,
   argon2: argon2Loop,
   openPair,
