@@ -89,6 +89,15 @@ export interface LoginSection {
    * own work, with no argon2 running beside it. Reported, not judged.
    */
   eventLoopMsPerLoginTestHash: number
+  /**
+   * The same test-hash logins, as many connections as (b)'s at the same rate in all, each verification followed by a
+   * wait as long as a real one (`verifyWaitMs`, no hashing during it): the login's own work in two pieces
+   * apart in time, as with a real hash. What it has more than `eventLoopMsPerLoginTestHash` is the wait's
+   * doing; what `eventLoopMsPerLogin` has more than it, the hashing threads'. Reported, not judged.
+   */
+  eventLoopMsPerLoginTestHashWait: number
+  /** The wait after each verification above: a real verification's time on one thread (median). */
+  verifyWaitMs: number
   /** Server CPU milliseconds per raw verification and per login (medians): the difference is the rest. */
   cpuMsPerVerify: number
   cpuMsPerLogin: number
@@ -413,7 +422,8 @@ function databaseText (name: string, report: DatabaseReport): string {
     `server CPU per raw verify ${num(logins.cpuMsPerVerify, 2)} ms, per login ${num(logins.cpuMsPerLogin, 2)} ms; ` +
       `event loop per login ${num(logins.eventLoopMsPerLogin, 2)} ms of its thread's CPU, busy ${num(logins.eventLoopBusyMsPerLogin, 2)} ms; ` +
       `cold (its first seconds) ${num(logins.eventLoopMsPerLoginCold, 2)} ms; ` +
-      `with a test hash, one at a time at the same rate ${num(logins.eventLoopMsPerLoginTestHash, 2)} ms`)
+      `with a test hash, one at a time at the same rate ${num(logins.eventLoopMsPerLoginTestHash, 2)} ms; ` +
+      `the same, each verification followed by a ${num(logins.verifyWaitMs, 1)} ms wait, (b)'s connections ${num(logins.eventLoopMsPerLoginTestHashWait, 2)} ms`)
     if (logins.codeFlows !== undefined) {
       const { perSecond, failures } = logins.codeFlows
       out.push(`authorization code flows with a session (authorize → code → token, PKCE): ${num(perSecond, 1)}/s, ` +

@@ -15,7 +15,7 @@ import { buildExampleApp, meSchema } from '../examples/app.js'
 import { createClient, KyselyStore, openDatabase, type OAuth2ServerOptions, type OAuth2Store, type OpenedDatabase } from '../lib/index.js'
 import { deleteExpired } from '../lib/cleanup.js'
 import {
-  ARGON2_ALGORITHM_ID, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST, type Argon2Parameters
+  ARGON2_ALGORITHM_ID, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST, PasswordHasher, type Argon2Parameters
 } from '../lib/crypto/passwords.js'
 import { hashToken } from '../lib/crypto/tokens.js'
 import { resolveOptions } from '../lib/options.js'
@@ -162,6 +162,24 @@ function eventLoopThreadCpuMs (): number | null {
 function usage (): unknown {
   const memory = process.memoryUsage()
   return { cpu: process.cpuUsage(), rss: memory.rss, heapUsed: memory.heapUsed, eventLoopActive: performance.eventLoopUtilization().active, eventLoopCpu: eventLoopThreadCpuMs() }
+}
+
+/** Milliseconds every password verification of this process waits after its result (0: none): `verifyWait`. */
+let verifyWaitMs = 0
+// (b)'s test-hash logins with a wait as long as a real verification: the bench's own wrapper, in this
+// process only, and a no-op until run.ts asks for a wait.
+const verifyAtOnce = PasswordHasher.prototype.verify
+PasswordHasher.prototype.verify = async function (this: PasswordHasher, ...args: Parameters<PasswordHasher['verify']>): Promise<boolean> {
+  const result = await verifyAtOnce.apply(this, args)
+  if (verifyWaitMs > 0) await new Promise((resolve) => setTimeout(resolve, verifyWaitMs))
+  return result
+}
+
+/** Sets the wait after each verification (see `verifyWaitMs`); run.ts sets it back to 0 afterwards. */
+function verifyWait (args: { ms: number }): null {
+  if (!(args.ms >= 0)) throw new Error('verifyWait: ms must be a number >= 0')
+  verifyWaitMs = args.ms
+  return null
 }
 
 /**
@@ -398,6 +416,7 @@ const COMMANDS: Record<string, (args: any) => Promise<unknown> | unknown> = {
   open,
   usage,
   memory,
+  verifyWait,
   guard: guardLoop,
   argon2: argon2Loop,
   openPair,
