@@ -90,13 +90,14 @@ export interface LoginSection {
    */
   eventLoopMsPerLoginTestHash: number
   /**
-   * The same test-hash logins, as many connections as (b)'s at the same rate in all, each verification followed by a
-   * wait as long as a real one (`verifyWaitMs`, no hashing during it): the login's own work in two pieces
-   * apart in time, as with a real hash. What it has more than `eventLoopMsPerLoginTestHash` is the wait's
-   * doing; what `eventLoopMsPerLogin` has more than it, the hashing threads'. Reported, not judged.
+   * The same test-hash logins, as many connections as (b)'s at the same rate in all, each verification
+   * followed by a wait as long as a real one (`verifyWaitMs`) inside its hashing slot: the logins queue for
+   * the slots and run in two pieces apart in time as with real hashes, with no hashing going on. What it has
+   * more than `eventLoopMsPerLoginTestHash` is the waiting's doing; what `eventLoopMsPerLogin` has more than
+   * it, the hashing's. NaN where the plugin hashes in libuv's pool. Reported, not judged.
    */
   eventLoopMsPerLoginTestHashWait: number
-  /** The wait after each verification above: a real verification's time on one thread (median). */
+  /** The wait after each verification above: a real verification's time on one thread (from the median ceiling). */
   verifyWaitMs: number
   /** Server CPU milliseconds per raw verification and per login (medians): the difference is the rest. */
   cpuMsPerVerify: number

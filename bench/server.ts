@@ -15,8 +15,9 @@ import { buildExampleApp, meSchema } from '../examples/app.js'
 import { createClient, KyselyStore, openDatabase, type OAuth2ServerOptions, type OAuth2Store, type OpenedDatabase } from '../lib/index.js'
 import { deleteExpired } from '../lib/cleanup.js'
 import {
-  ARGON2_ALGORITHM_ID, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST, PasswordHasher, type Argon2Parameters
+  ARGON2_ALGORITHM_ID, ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST, type Argon2Parameters
 } from '../lib/crypto/passwords.js'
+import { LowPriorityPool } from '../lib/crypto/low-priority-pool.js'
 import { hashToken } from '../lib/crypto/tokens.js'
 import { resolveOptions } from '../lib/options.js'
 import { issueTokens, testHashing } from '../lib/testing/index.js'
@@ -109,6 +110,7 @@ async function open (args: { url: string, fastPath: boolean, tokenCache: { max: 
   const { client: codeClient } = await createClient(main.store, {
     name: 'bench code client', type: 'public', grants: ['authorization_code'], redirectUris: [BENCH_REDIRECT_URI]
   })
+  const { hashing } = resolveOptions({ ...args.plugin, store: main.store })
   return {
     codeClientId: codeClient.id,
     dialect: opened.dialect,
@@ -117,7 +119,9 @@ async function open (args: { url: string, fastPath: boolean, tokenCache: { max: 
     username: BENCH_USERNAME,
     password: BENCH_PASSWORD,
     // The plugin's own value (its default unless --hashing-concurrency), for the ceiling of (b).
-    hashingConcurrency: resolveOptions({ ...args.plugin, store: main.store }).hashing.concurrency
+    hashingConcurrency: hashing.concurrency,
+    // Whether the hashes run on the low-priority threads, where `verifyWait` can make them wait.
+    hashesOnPool: hashing.lowPriority === true
   }
 }
 
@@ -164,12 +168,16 @@ function usage (): unknown {
   return { cpu: process.cpuUsage(), rss: memory.rss, heapUsed: memory.heapUsed, eventLoopActive: performance.eventLoopUtilization().active, eventLoopCpu: eventLoopThreadCpuMs() }
 }
 
-/** Milliseconds every password verification of this process waits after its result (0: none): `verifyWait`. */
+/**
+ * Milliseconds every password verification on the low-priority threads waits after its result, still
+ * holding its hashing slot, as a real verification holds it (0: none): `verifyWait`.
+ */
 let verifyWaitMs = 0
-// (b)'s test-hash logins with a wait as long as a real verification: the bench's own wrapper, in this
-// process only, and a no-op until run.ts asks for a wait.
-const verifyAtOnce = PasswordHasher.prototype.verify
-PasswordHasher.prototype.verify = async function (this: PasswordHasher, ...args: Parameters<PasswordHasher['verify']>): Promise<boolean> {
+// (b)'s test-hash logins with a wait as long as a real verification, inside the hashing slot: logins then
+// queue for the slots as real ones do, with no hashing going on. The bench's own wrapper, in this process
+// only, and a no-op until run.ts asks for a wait.
+const verifyAtOnce = LowPriorityPool.prototype.verify
+LowPriorityPool.prototype.verify = async function (this: LowPriorityPool, ...args: Parameters<LowPriorityPool['verify']>): Promise<boolean> {
   const result = await verifyAtOnce.apply(this, args)
   if (verifyWaitMs > 0) await new Promise((resolve) => setTimeout(resolve, verifyWaitMs))
   return result
