@@ -93,8 +93,8 @@ export class Server {
     return await this.call('usage')
   }
 
-  /** The server's RSS and heap once its garbage is collected (see server.ts's `memory`). */
-  async memory (): Promise<{ rss: number, heapUsed: number }> {
+  /** The server's RSS once its garbage is collected (see server.ts's `memory`). */
+  async memory (): Promise<{ rss: number }> {
     return await this.call('memory')
   }
 

@@ -410,7 +410,7 @@ interface TestHashRounds {
  * one thread) inside its hashing slot, and as many connections as (b)'s: logins queue for the slots and run
  * in two pieces apart in time as with real hashes, with no hashing going on. This tells the judged figure
  * apart: what waiting for the hashes costs the loop, and what the hashing itself does (see
- * docs/performance.md, the runs of 20:05 to 21:40). Skipped (NaN) where the plugin hashes in libuv's pool.
+ * docs/performance.md, the runs of 20:05 to 21:43). Skipped (NaN) where the plugin hashes in libuv's pool.
  */
 async function testHashLogins (server: Server, opened: Opened, rate: number, waitMs: number): Promise<TestHashRounds> {
   const load = loginLoad(opened, {
@@ -432,11 +432,11 @@ async function testHashLogins (server: Server, opened: Opened, rate: number, wai
   }
   const plain = await rounds(load)
   progress(`(b) logins with a test hash at ${Math.round(rate)}/s: ${plain.map((ms) => ms.toFixed(2)).join(', ')} event-loop ms each`)
-  // As many connections as (b)'s real logins, so that the wait does not hold the rate down.
   if (!opened.hashesOnPool) {
     progress('(b) the test-hash logins with a wait: skipped (the hashes do not run on the low-priority threads here)')
     return { plain, wait: [Number.NaN], waitMs }
   }
+  // As many connections as (b)'s real logins, so that the wait does not hold the rate down.
   const waiting = { ...load, connections: loginLoad(opened, {}).connections }
   await server.call('verifyWait', { ms: waitMs })
   try {

@@ -191,17 +191,16 @@ function verifyWait (args: { ms: number }): null {
 }
 
 /**
- * The RSS and heap after full garbage collections (the server runs with `--expose-gc`): what the process
+ * The RSS after full garbage collections (the server runs with `--expose-gc`): what the process
  * holds, not how much garbage the last load left uncollected, which follows the collector's timing and the
  * load's speed. Two collections, as one may leave objects with finalizers for the next.
  */
-function memory (): { rss: number, heapUsed: number } {
+function memory (): { rss: number } {
   const gc = (globalThis as { gc?: () => void }).gc
   if (gc === undefined) throw new Error('memory: start the server with --expose-gc')
   gc()
   gc()
-  const { rss, heapUsed } = process.memoryUsage()
-  return { rss, heapUsed }
+  return { rss: process.memoryUsage.rss() }
 }
 
 /** A reply that only records that the guard refused. */
