@@ -31,7 +31,7 @@ import { findPostgresBinDir, launchPostgres } from '../test/fixtures/postgres.js
 import { elapsedSeconds, forkTs, killChildren, progress, seedSqliteInChild, Server, sleep, within } from './child.js'
 import { cleanupAtScale, cleanupWatchdogMs, seedCleanup } from './cleanup-scale.js'
 import { cacheInvalidation } from './invalidation.js'
-import { probeLoad, runLoad, type LoadOptions, type LoadResult } from './load.js'
+import { probeLoad, runLoad, runPaced, type LoadOptions, type LoadResult } from './load.js'
 import {
   allTargets, formatReport, routeRatios,
   type DatabaseReport, type HookSection, type LoginSection, type MemorySection, type Report, type RouteRound, type RoutesSection,
@@ -119,8 +119,6 @@ interface Opened {
   username: string
   password: string
   hashingConcurrency: number
-  /** Whether the plugin hashes on its low-priority threads (the test-hash logins' wait needs them). */
-  hashesOnPool: boolean
 }
 
 /** (a): open, protected and protected-with-cache loads, alternating; RSS after each round for (e). */
@@ -277,10 +275,13 @@ async function rawArgon2 (server: Server, op: 'verify' | 'hash', concurrency: nu
   return { rate: raw.done / (raw.ms / 1000), cpuMs: cpuMicrosPerRequest(before.cpu, after.cpu, raw.done) / 1000 }
 }
 
-/** One closed-loop round of a hashing route: its `okStatus` answers per second, event-loop and CPU ms per answer. */
-async function hashingRound (server: Server, load: LoadOptions, okStatus: number): Promise<{ rate: number, eventLoopMs: number, eventLoopBusyMs: number, cpuMs: number, unexpected: number }> {
+/**
+ * One round of a hashing route (`load`, or what `load()` runs): its `okStatus` answers per second, event-loop
+ * and CPU ms per answer.
+ */
+async function hashingRound (server: Server, load: LoadOptions | (() => Promise<LoadResult>), okStatus: number): Promise<{ rate: number, eventLoopMs: number, eventLoopBusyMs: number, cpuMs: number, unexpected: number }> {
   const before = await server.usage()
-  const result = await runLoad(load)
+  const result = typeof load === 'function' ? await load() : await runLoad(load)
   const after = await server.usage()
   await settle(server)
   const ok = result.byStatus[String(okStatus)]?.count ?? 0
@@ -368,9 +369,7 @@ async function logins (server: Server, opened: Opened): Promise<LoginSection> {
     okStatus: 200
   })
   const everyCore = allCores === concurrency ? rounds.ceiling : rounds.secondCeiling
-  // A real verification's time on one of the `concurrency` threads.
-  const verifyMs = concurrency * 1000 / median(rounds.ceiling)
-  const testHash = await testHashLogins(server, opened, median(rounds.rates), verifyMs)
+  const testHash = await testHashLogins(server, opened, median(rounds.rates))
   return {
     concurrency,
     ceiling: rounds.ceiling,
@@ -382,9 +381,9 @@ async function logins (server: Server, opened: Opened): Promise<LoginSection> {
     eventLoopMsPerLogin: median(rounds.eventLoopMs),
     eventLoopBusyMsPerLogin: median(rounds.eventLoopBusyMs),
     eventLoopMsPerLoginCold: rounds.coldEventLoopMs,
-    eventLoopMsPerLoginTestHash: median(testHash.plain),
-    eventLoopMsPerLoginTestHashWait: median(testHash.wait),
-    verifyWaitMs: testHash.waitMs,
+    eventLoopMsPerLoginTestHashBurst: median(testHash.burst),
+    eventLoopMsPerLoginTestHash: median(testHash.paced),
+    eventLoopMsPerLoginTestHashBeside: median(testHash.beside),
     cpuMsPerVerify: median(rounds.cpuMsPerRaw),
     cpuMsPerLogin: median(rounds.cpuMsPerRequest),
     unexpected: rounds.unexpected
@@ -393,63 +392,69 @@ async function logins (server: Server, opened: Opened): Promise<LoginSection> {
 
 /** What `testHashLogins` measured, one value per round. */
 interface TestHashRounds {
-  /** One login at a time. */
-  plain: number[]
-  /** As many connections as (b)'s, each verification followed by `waitMs`. */
-  wait: number[]
-  waitMs: number
+  /** One connection, the logins back to back (autocannon's `overallRate`). */
+  burst: number[]
+  /** One connection, the logins at an even pace (`runPaced`). */
+  paced: number[]
+  /** The same at an even pace, with argon2id running on every core at the lowest priority in another process. */
+  beside: number[]
 }
 
 /**
  * (b)'s logins once more, against the app whose hash costs next to nothing (`testHashing`), after the same
- * warm-up: the event loop's CPU per login with no argon2 beside it. One connection at the rate the real
- * logins reached, so that logins arrive one at a time as theirs do (a faster load would share the loop's
- * turns between logins, and cost each less).
- *
- * Then the same logins with each verification followed by a wait of `waitMs` (a real verification's time on
- * one thread) inside its hashing slot, and as many connections as (b)'s: logins queue for the slots and run
- * in two pieces apart in time as with real hashes, with no hashing going on. This tells the judged figure
- * apart: what waiting for the hashes costs the loop, and what the hashing itself does (see
- * docs/performance.md, the runs of 20:05 to 21:43). Skipped (NaN) where the plugin hashes in libuv's pool.
+ * warm-up, at the rate the real logins reached: the event loop's CPU per login with no argon2 in it, three
+ * ways, to tell apart what the judged figure is made of (see docs/performance.md, the runs of 2026-12-03):
+ * - back to back, in the bursts autocannon's `overallRate` sends (each second's budget at once): the login's
+ *   own work with the loop's caches warm from the login before;
+ * - at an even pace, one at a time with the loop idle in between, as real logins arrive;
+ * - at an even pace while argon2id runs on every core at the lowest priority, as the plugin's hashing
+ *   threads do during the real logins, but in another process (`argon2Beside`), with nothing of it on the
+ *   measured loop: what sharing the cores and their caches with argon2 costs a login.
  */
-async function testHashLogins (server: Server, opened: Opened, rate: number, waitMs: number): Promise<TestHashRounds> {
-  const load = loginLoad(opened, {
+async function testHashLogins (server: Server, opened: Opened, rate: number): Promise<TestHashRounds> {
+  const burst = loginLoad(opened, {
     url: `http://127.0.0.1:${opened.ports.testHash}/o/token/`,
     body: new URLSearchParams({ grant_type: 'password', username: BENCH_TEST_HASH_USERNAME, password: opened.password, client_id: opened.clientId }).toString(),
     connections: 1,
     overallRate: Math.max(1, Math.round(rate))
   })
-  await runLoad({ ...load, duration: PLAN.hashingWarmupSeconds })
+  const paced = { ...burst, rate: Math.max(1, rate) }
+  await runLoad({ ...burst, duration: PLAN.hashingWarmupSeconds })
   await settle(server)
-  const rounds = async (options: LoadOptions): Promise<number[]> => {
+  const rounds = async (load: LoadOptions | (() => Promise<LoadResult>)): Promise<number[]> => {
     const perRound: number[] = []
     for (let r = 0; r < PLAN.loginRounds; r++) {
-      const round = await hashingRound(server, options, 200)
+      const round = await hashingRound(server, load, 200)
       if (round.unexpected > 0) throw new Error(`(b) test-hash logins: ${round.unexpected} answers were not 200`)
       perRound.push(round.eventLoopMs)
     }
     return perRound
   }
-  const plain = await rounds(load)
-  progress(`(b) logins with a test hash at ${Math.round(rate)}/s: ${plain.map((ms) => ms.toFixed(2)).join(', ')} event-loop ms each`)
-  if (!opened.hashesOnPool) {
-    progress('(b) the test-hash logins with a wait: skipped (the hashes do not run on the low-priority threads here)')
-    return { plain, wait: [Number.NaN], waitMs }
+  const result: TestHashRounds = {
+    burst: await rounds(burst),
+    paced: await rounds(async () => await runPaced(paced)),
+    beside: []
   }
-  // As many connections as (b)'s real logins, so that the wait does not hold the rate down.
-  const waiting = { ...load, connections: loginLoad(opened, {}).connections }
-  await server.call('verifyWait', { ms: waitMs })
+  const beside = await Server.start()
   try {
-    // The code is warm already: long enough for the timers and connections to settle in.
-    await runLoad({ ...waiting, duration: Math.min(2, PLAN.hashingWarmupSeconds) })
-    await settle(server)
-    const wait = await rounds(waiting)
-    progress(`(b) the same, each verification followed by ${waitMs.toFixed(1)} ms, ${waiting.connections} connections: ${wait.map((ms) => ms.toFixed(2)).join(', ')} event-loop ms each`)
-    return { plain, wait, waitMs }
+    result.beside = await rounds(async () => {
+      const threads = availableParallelism()
+      const argon2 = beside.call('argon2Beside', { threads, durationMs: (paced.duration + ARGON2_BESIDE_LEAD_SECONDS) * 1000 }, 60_000)
+      await sleep(ARGON2_BESIDE_LEAD_SECONDS * 1000)
+      const load = await runPaced(paced)
+      await argon2
+      return load
+    })
   } finally {
-    await server.call('verifyWait', { ms: 0 })
+    await beside.close()
   }
+  progress(`(b) logins with a test hash at ${Math.round(rate)}/s, event-loop ms each: back to back ${result.burst.map((ms) => ms.toFixed(2)).join(', ')}; ` +
+    `at an even pace ${result.paced.map((ms) => ms.toFixed(2)).join(', ')}; the same beside argon2 ${result.beside.map((ms) => ms.toFixed(2)).join(', ')}`)
+  return result
 }
+
+/** How long `argon2Beside`'s threads run before the paced load starts: their threads started and busy. */
+const ARGON2_BESIDE_LEAD_SECONDS = 0.5
 
 /** Where a sign-up's body takes its number: each sign-up a new username. */
 const SIGN_UP_COUNTER = '{n}'

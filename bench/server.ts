@@ -119,9 +119,7 @@ async function open (args: { url: string, fastPath: boolean, tokenCache: { max: 
     username: BENCH_USERNAME,
     password: BENCH_PASSWORD,
     // The plugin's own value (its default unless --hashing-concurrency), for the ceiling of (b).
-    hashingConcurrency: hashing.concurrency,
-    // Whether the hashes run on the low-priority threads, where `verifyWait` can make them wait.
-    hashesOnPool: hashing.lowPriority === true
+    hashingConcurrency: hashing.concurrency
   }
 }
 
@@ -166,28 +164,6 @@ function eventLoopThreadCpuMs (): number | null {
 function usage (): unknown {
   const memory = process.memoryUsage()
   return { cpu: process.cpuUsage(), rss: memory.rss, heapUsed: memory.heapUsed, eventLoopActive: performance.eventLoopUtilization().active, eventLoopCpu: eventLoopThreadCpuMs() }
-}
-
-/**
- * Milliseconds every password verification on the low-priority threads waits after its result, still
- * holding its hashing slot, as a real verification holds it (0: none): `verifyWait`.
- */
-let verifyWaitMs = 0
-// (b)'s test-hash logins with a wait as long as a real verification, inside the hashing slot: logins then
-// queue for the slots as real ones do, with no hashing going on. The bench's own wrapper, in this process
-// only, and a no-op until run.ts asks for a wait.
-const verifyAtOnce = LowPriorityPool.prototype.verify
-LowPriorityPool.prototype.verify = async function (this: LowPriorityPool, ...args: Parameters<LowPriorityPool['verify']>): Promise<boolean> {
-  const result = await verifyAtOnce.apply(this, args)
-  if (verifyWaitMs > 0) await new Promise((resolve) => setTimeout(resolve, verifyWaitMs))
-  return result
-}
-
-/** Sets the wait after each verification (see `verifyWaitMs`); run.ts sets it back to 0 afterwards. */
-function verifyWait (args: { ms: number }): null {
-  if (!(args.ms >= 0)) throw new Error('verifyWait: ms must be a number >= 0')
-  verifyWaitMs = args.ms
-  return null
 }
 
 /**
@@ -265,23 +241,48 @@ const phcParameters = (phc: string): string => phc.split('$').slice(0, 4).join('
 async function argon2Loop (args: { op: 'verify' | 'hash', concurrency: number, durationMs: number }): Promise<unknown> {
   const user = await target('main').store.findUserByUsernameKey(BENCH_USERNAME)
   if (user === null) throw new Error('the login user is missing')
-  const deadline = performance.now() + args.durationMs
-  let done = 0
+  return await argon2Loops(args.concurrency, args.durationMs, async (done) => {
+    if (args.op === 'verify') {
+      if (!await verify(user.passwordHash, BENCH_PASSWORD)) throw new Error('the ceiling verified a wrong hash')
+      return
+    }
+    const made = await hash(`${BENCH_PASSWORD}-${done}`, PLUGIN_ARGON2)
+    if (phcParameters(made) !== phcParameters(user.passwordHash)) {
+      throw new Error(`the ceiling hashed with ${phcParameters(made)}, the plugin with ${phcParameters(user.passwordHash)}`)
+    }
+  })
+}
+
+/** `concurrency` loops of `operation` until `durationMs` has passed: how many ran, in how many ms. */
+async function argon2Loops (concurrency: number, durationMs: number, operation: (done: number) => Promise<void>): Promise<{ done: number, ms: number }> {
   const started = performance.now()
-  await Promise.all(Array.from({ length: args.concurrency }, async () => {
+  const deadline = started + durationMs
+  let done = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => {
     while (performance.now() < deadline) {
-      if (args.op === 'verify') {
-        if (!await verify(user.passwordHash, BENCH_PASSWORD)) throw new Error('the ceiling verified a wrong hash')
-      } else {
-        const made = await hash(`${BENCH_PASSWORD}-${done}`, PLUGIN_ARGON2)
-        if (phcParameters(made) !== phcParameters(user.passwordHash)) {
-          throw new Error(`the ceiling hashed with ${phcParameters(made)}, the plugin with ${phcParameters(user.passwordHash)}`)
-        }
-      }
+      await operation(done)
       done++
     }
   }))
   return { done, ms: performance.now() - started }
+}
+
+/**
+ * (b)'s test-hash logins beside argon2: run in a server process of its own (no database), `threads` loops of
+ * argon2id verifications with the plugin's parameters on the plugin's own kind of threads (the lowest OS
+ * priority), for `durationMs`. The cores are then as busy with argon2 as during (b)'s real logins, with
+ * nothing of it on the measured server's event loop.
+ */
+async function argon2Beside (args: { threads: number, durationMs: number }): Promise<unknown> {
+  const pool = new LowPriorityPool(args.threads)
+  try {
+    const stored = await hash(BENCH_PASSWORD, PLUGIN_ARGON2)
+    return await argon2Loops(args.threads, args.durationMs, async () => {
+      if (!await pool.verify(stored, BENCH_PASSWORD)) throw new Error('argon2Beside verified a wrong hash')
+    })
+  } finally {
+    await pool.close()
+  }
 }
 
 /** (g)'s two instances of the app, each on a store of its own (its own pool and LISTEN connection). */
@@ -423,7 +424,7 @@ const COMMANDS: Record<string, (args: any) => Promise<unknown> | unknown> = {
   open,
   usage,
   memory,
-  verifyWait,
+  argon2Beside,
   guard: guardLoop,
   argon2: argon2Loop,
   openPair,
