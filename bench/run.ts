@@ -403,7 +403,7 @@ interface TestHashRounds {
 /**
  * (b)'s logins once more, against the app whose hash costs next to nothing (`testHashing`), after the same
  * warm-up, at the rate the real logins reached: the event loop's CPU per login with no argon2 in it, three
- * ways, to tell apart what the judged figure is made of (see docs/performance.md, the runs of 2026-12-03):
+ * ways, to tell apart what the judged figure is made of (see docs/performance.md, the run of 2026-12-02, 23:40 UTC):
  * - back to back, in the bursts autocannon's `overallRate` sends (each second's budget at once): the login's
  *   own work with the loop's caches warm from the login before;
  * - at an even pace, one at a time with the loop idle in between, as real logins arrive;
@@ -440,6 +440,8 @@ async function testHashLogins (server: Server, opened: Opened, rate: number): Pr
     result.beside = await rounds(async () => {
       const threads = availableParallelism()
       const argon2 = beside.call('argon2Beside', { threads, durationMs: (paced.duration + ARGON2_BESIDE_LEAD_SECONDS) * 1000 }, 60_000)
+      // Awaited below; should the paced load fail first, its failure is the one reported.
+      argon2.catch(() => {})
       await sleep(ARGON2_BESIDE_LEAD_SECONDS * 1000)
       const load = await runPaced(paced)
       await argon2
