@@ -31,7 +31,8 @@ import { findPostgresBinDir, launchPostgres } from '../test/fixtures/postgres.js
 import { elapsedSeconds, forkTs, killChildren, progress, seedSqliteInChild, Server, sleep, within } from './child.js'
 import { cleanupAtScale, cleanupWatchdogMs, seedCleanup } from './cleanup-scale.js'
 import { cacheInvalidation } from './invalidation.js'
-import { probeLoad, runLoad, runPaced, type LoadOptions, type LoadResult } from './load.js'
+import { probeLoad, runLoad, type LoadOptions, type LoadResult } from './load.js'
+import { runPaced } from './paced.js'
 import {
   allTargets, formatReport, routeRatios,
   type DatabaseReport, type HookSection, type LoginSection, type MemorySection, type Report, type RouteRound, type RoutesSection,

@@ -6,7 +6,8 @@
  */
 import { Agent, request } from 'node:http'
 import { numberedBodies } from './bodies.js'
-import { LatencyRecorder, type LoadResult } from './load.js'
+import type { LoadResult } from './load.js'
+import { LatencyRecorder } from './paced.js'
 
 export interface StormOptions {
   url: string

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { numberedBodies } from '../bench/bodies.js'
-import { runPaced } from '../bench/load.js'
+import { runPaced } from '../bench/paced.js'
 import {
   allTargets, databaseTargets, formatReport, invalidationSummary, num, routeRatios, RSS_NOISE, RUN_SECONDS_TARGET, table,
   type CleanupSection, type DatabaseReport, type Report, type RouteRound, type StormSection
