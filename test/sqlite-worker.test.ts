@@ -6,7 +6,7 @@
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { sql } from 'kysely'
@@ -73,6 +73,19 @@ t.test('the worker runs at the lowest priority and ends when the database is clo
   const [worker] = lowered()
   await db.destroy()
   t.ok(await eventually(() => !threadPriorities().has(worker as string)), 'the thread is gone after db.destroy()')
+})
+
+t.test('db.destroy() resolves once the worker has closed its connection: the file can be removed at once', async (t) => {
+  const path = tempFile(t)
+  const { db, sqlite } = await openDatabase(`sqlite:${path}`)
+  await sql`create table t (id integer primary key)`.execute(db)
+  await sql`insert into t (id) values (1)`.execute(db)
+  const worker = sqliteWorkerOf(sqlite)
+  t.ok(worker, 'the first query started the worker')
+  await worker?.ready
+  await db.destroy()
+  // SQLite deletes the -wal and -shm files when the last connection to the file closes.
+  t.same(readdirSync(dirname(path)).sort(), ['oauth2.sqlite'], 'no connection is left open')
 })
 
 t.test('an in-memory database has no worker', async (t) => {

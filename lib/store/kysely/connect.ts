@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type Database from 'better-sqlite3'
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely'
+import { Kysely, PostgresDialect, SqliteDialect, type Driver, type SqliteDialectConfig } from 'kysely'
 import type { PgPool, SqliteHandle } from './kysely-store.js'
 import { registerSqliteWorker, startSqliteWorker, type SqliteWorker } from './sqlite-worker.js'
 import { cachingStatements } from './statement-cache.js'
@@ -58,8 +58,9 @@ const SQLITE_CACHE_KIB = 65_536
  *   warning rather than crashing the process. The pool is returned as `pgPool`, for `KyselyStore`'s fast
  *   bearer check.
  *
- * The caller owns the instance and closes it with `db.destroy()`. Rejects on any other URL, with a
- * message that never shows a password.
+ * The caller owns the instance and closes it with `db.destroy()`, which on a SQLite file resolves once
+ * the background thread has closed its connection too. Rejects on any other URL, with a message that
+ * never shows a password.
  */
 export async function openDatabase (url: string): Promise<OpenedDatabase> {
   if (url.startsWith(SQLITE_SCHEME) && url.length > SQLITE_SCHEME.length) {
@@ -70,19 +71,17 @@ export async function openDatabase (url: string): Promise<OpenedDatabase> {
     // stopped by `db.destroy()` (which closes the connection only if a query ever ran).
     let worker: SqliteWorker | null = null
     registerSqliteWorker(database, () => worker)
-    const dialect = new SqliteDialect({
+    const dialect = new SqliteFileDialect({
       database: {
         prepare (sql) {
           if (worker === null && path !== ':memory:') worker = startSqliteWorker(path, database)
           return statements.prepare(sql)
         },
         close () {
-          // Not awaited: Kysely closes synchronously; the worker closes its own connection as it ends.
-          void worker?.stop()
           statements.close()
         }
       }
-    })
+    }, async () => await worker?.stop())
     return { db: new Kysely<any>({ dialect }), dialect: 'sqlite', sqlite: database }
   }
   if (/^postgres(ql)?:\/\//.test(url)) {
@@ -106,6 +105,31 @@ export function redactUrl (url: string): string {
   if (parsed.password === '') return url
   parsed.password = '***'
   return parsed.href
+}
+
+/**
+ * Kysely's SQLite dialect, whose `destroy()` also waits for `afterClose` once the connection is closed:
+ * Kysely calls the connection's `close()` without awaiting anything, and the file's background thread
+ * closes its own connection as it ends. Awaited, a caller may remove or reopen the file as soon as
+ * `db.destroy()` resolves.
+ */
+class SqliteFileDialect extends SqliteDialect {
+  readonly #afterClose: () => Promise<void>
+
+  constructor (config: SqliteDialectConfig, afterClose: () => Promise<void>) {
+    super(config)
+    this.#afterClose = afterClose
+  }
+
+  override createDriver (): Driver {
+    const driver = super.createDriver()
+    const destroy = driver.destroy.bind(driver)
+    driver.destroy = async () => {
+      await destroy()
+      await this.#afterClose()
+    }
+    return driver
+  }
 }
 
 async function openSqlite (path: string): Promise<Database.Database> {
