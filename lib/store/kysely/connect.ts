@@ -36,11 +36,22 @@ const ACCEPTED_FORMS = '"sqlite:<path>" (a file path, or ":memory:") or "postgre
  */
 const SQLITE_BUSY_TIMEOUT_MS = 0
 /**
- * SQLite's page cache per connection, in KiB (better-sqlite3's default is about 16 MiB). The bearer check
- * reads an index leaf and a table leaf per token: past a few hundred thousand tokens a small cache misses
- * on most checks, and each miss is a read(2) of the file; 64 MiB keeps the pages of the active tokens.
+ * How much of a SQLite file the app's connection reads through a memory map, in bytes: SQLite's ceiling
+ * (SQLITE_MAX_MMAP_SIZE, just under 2 GiB; pages past it are read as before). A read-only query, the
+ * bearer check among them, then reads the pages it needs in place, with no read(2) and no copy, and
+ * without putting them in the page cache. The trade-off, as SQLite documents it: an I/O error while
+ * reading the disk ends the process with SIGBUS rather than failing the query. An app that prefers the
+ * error runs `PRAGMA mmap_size = 0` on the connection `openDatabase` returns.
  */
-const SQLITE_CACHE_KIB = 65_536
+const SQLITE_MMAP_BYTES = 0x7fff0000
+/**
+ * SQLite's page cache per connection, in KiB (better-sqlite3's default is about 16 MiB): with the map it
+ * holds what writes read and change. Kept small because its size costs the event loop on writes: when an
+ * insert splits a B-tree page, SQLite renumbers pages through a temporary number far past the end of the
+ * file, and the next commit then walks every page in the cache to drop those past the end: the bigger
+ * the cache, the longer that commit holds the event loop (docs/performance.md).
+ */
+const SQLITE_CACHE_KIB = 8192
 
 /**
  * Opens a database from a URL:
@@ -48,8 +59,8 @@ const SQLITE_CACHE_KIB = 65_536
  *   mode with `synchronous = NORMAL` (no fsync at each commit: a power loss may undo the last commits),
  *   with no busy timeout (a statement that finds another connection's write lock fails with SQLITE_BUSY at
  *   once, never blocking the event loop; `KyselyStore` tries again asynchronously for up to 5 s, and the
- *   app's own queries on this instance should do the same), with foreign keys enforced and a page cache of up to
- *   64 MiB, its WAL checkpointed (and the expiry cleanup's deletes run) by a low-priority worker thread with its
+ *   app's own queries on this instance should do the same), with foreign keys enforced, read through a
+ *   memory map of up to 2 GiB (see SQLITE_MMAP_BYTES) with a page cache of up to 8 MiB, its WAL checkpointed (and the expiry cleanup's deletes run) by a low-priority worker thread with its
  *   own connection, rather than on the event loop; `sqlite::memory:` for a private in-memory database. Each SQL text is prepared once (the
  *   statements of the 256 most recent texts are kept). The connection itself is returned as `sqlite`,
  *   for `KyselyStore`'s fast bearer check.
@@ -145,6 +156,7 @@ async function openSqlite (path: string): Promise<Database.Database> {
     // commit no longer blocks the event loop on an fsync (the token endpoint writes on every login). A
     // process crash loses nothing; a power loss or OS crash may undo the last commits, never corrupt.
     database.pragma('synchronous = NORMAL')
+    database.pragma(`mmap_size = ${SQLITE_MMAP_BYTES}`)
     database.pragma(`cache_size = -${SQLITE_CACHE_KIB}`)
   }
   database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`)
