@@ -3,6 +3,18 @@ import { OAuth2Error } from './errors.js'
 import type { ThrottleLimits } from './options.js'
 import type { OAuth2Store } from './store/store.js'
 
+/** A login attempt counted by `Throttle.loginAttempt`, and what is done with its counts afterwards. */
+export interface LoginAttempt {
+  /**
+   * The password was right: the (username, IP)'s attempts are forgotten, and the attempt is taken back from
+   * the IP's count: what the IP's limit counts is failures, so an office behind one address is not locked
+   * out by its users' successful logins.
+   */
+  succeeded: () => Promise<void>
+  /** The password could not be checked (the hashing queue was full, the store failed): the attempt is taken back. */
+  unchecked: () => Promise<void>
+}
+
 /**
  * The brute-force defence. Its counters live in the store, under keys that are SHA-256 hashes (the store
  * never learns which usernames were tried from where). Every attempt is counted before its password is
@@ -25,33 +37,31 @@ export class Throttle {
   /**
    * Counts a login attempt against its (username, IP), then against its IP, and refuses it (429) as soon as
    * either count passes its limit. The (username, IP) goes first, so that hammering one username does not
-   * also use up the address's allowance for every other user.
+   * also use up the address's allowance for every other user. Resolves to what is done with the counts once
+   * the password has been checked (the keys are hashed once per login).
    */
-  async loginAttempt (usernameKey: string, ip: string): Promise<void> {
-    await this.#hit(userKey(usernameKey, ip), this.#limits.loginFailuresPerUser)
-    await this.#hit(ipKey('login', ip), this.#limits.loginFailuresPerIp)
-  }
-
-  /**
-   * A successful login forgets its (username, IP)'s attempts, and takes its own attempt back from the IP's
-   * count: what the IP's limit counts is failures, so an office behind one address is not locked out by
-   * its users' successful logins.
-   */
-  async loginSucceeded (usernameKey: string, ip: string): Promise<void> {
-    const now = this.#now()
-    await Promise.all([
-      this.#store.clearThrottle(userKey(usernameKey, ip)),
-      this.#store.hitThrottle(ipKey('login', ip), this.#windowMs(), now, -1)
-    ])
-  }
-
-  /** Takes back an attempt whose password could not be checked (the hashing queue was full, the store failed). */
-  async loginUnchecked (usernameKey: string, ip: string): Promise<void> {
-    const now = this.#now()
-    await Promise.all([
-      this.#store.hitThrottle(userKey(usernameKey, ip), this.#windowMs(), now, -1),
-      this.#store.hitThrottle(ipKey('login', ip), this.#windowMs(), now, -1)
-    ])
+  async loginAttempt (usernameKey: string, ip: string): Promise<LoginAttempt> {
+    const user = userKey(usernameKey, ip)
+    const address = ipKey('login', ip)
+    await this.#hit(user, this.#limits.loginFailuresPerUser)
+    await this.#hit(address, this.#limits.loginFailuresPerIp)
+    const store = this.#store
+    const windowMs = this.#windowMs()
+    return {
+      succeeded: async () => {
+        await Promise.all([
+          store.clearThrottle(user),
+          store.hitThrottle(address, windowMs, this.#now(), -1)
+        ])
+      },
+      unchecked: async () => {
+        const now = this.#now()
+        await Promise.all([
+          store.hitThrottle(user, windowMs, now, -1),
+          store.hitThrottle(address, windowMs, now, -1)
+        ])
+      }
+    }
   }
 
   /** Counts a sign-up attempt from an IP and refuses it (429) past the limit. */

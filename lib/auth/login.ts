@@ -16,16 +16,15 @@ export async function logIn (ctx: RouteContext, username: string, password: stri
     throw new OAuth2Error('invalid_request', 'The username and password must be valid Unicode text.')
   }
   const key = usernameKey(username)
-  const { throttle } = ctx
-  await throttle?.loginAttempt(key, ip)
+  const attempt = await ctx.throttle?.loginAttempt(key, ip)
   let userId: string | null
   try {
     userId = await ctx.users.logIn(username, password)
   } catch (err) {
-    await throttle?.loginUnchecked(key, ip).catch(() => {})
+    await attempt?.unchecked().catch(() => {})
     throw err
   }
   if (userId === null) throw invalidCredentials()
-  await throttle?.loginSucceeded(key, ip)
+  await attempt?.succeeded()
   return userId
 }
