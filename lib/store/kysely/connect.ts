@@ -60,10 +60,11 @@ const SQLITE_CACHE_KIB = 8192
  *   with no busy timeout (a statement that finds another connection's write lock fails with SQLITE_BUSY at
  *   once, never blocking the event loop; `KyselyStore` tries again asynchronously for up to 5 s, and the
  *   app's own queries on this instance should do the same), with foreign keys enforced, read through a
- *   memory map of up to 2 GiB (see SQLITE_MMAP_BYTES) with a page cache of up to 8 MiB, its WAL checkpointed (and the expiry cleanup's deletes run) by a low-priority worker thread with its
- *   own connection, rather than on the event loop; `sqlite::memory:` for a private in-memory database. Each SQL text is prepared once (the
- *   statements of the 256 most recent texts are kept). The connection itself is returned as `sqlite`,
- *   for `KyselyStore`'s fast bearer check.
+ *   memory map of up to 2 GiB (see SQLITE_MMAP_BYTES) with a page cache of up to 8 MiB, its WAL
+ *   checkpointed (and the expiry cleanup's deletes run) by a low-priority worker thread with its own
+ *   connection, rather than on the event loop; `sqlite::memory:` for a private in-memory database. Each
+ *   SQL text is prepared once (the statements of the 256 most recent texts are kept). The connection
+ *   itself is returned as `sqlite`, for `KyselyStore`'s fast bearer check.
  * - `postgres://…` or `postgresql://…`: a pool of PostgreSQL connections through the optional `pg`
  *   package. An idle connection that fails (a server restart) is dropped from the pool with a process
  *   warning rather than crashing the process. The pool is returned as `pgPool`, for `KyselyStore`'s fast
