@@ -77,8 +77,11 @@ export async function runPaced (options: LoadOptions & { rate: number }): Promis
     for (let n = 0; ; n++) {
       const due = started + n * 1000 / options.rate
       if (due >= end) break
-      const wait = due - performance.now()
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      // A timer may fire a little early by performance.now(): it counts from the event loop's cached
+      // time, which can lag behind. Waited again until the turn has come.
+      for (let wait = due - performance.now(); wait > 0; wait = due - performance.now()) {
+        await new Promise((resolve) => setTimeout(resolve, Math.ceil(wait)))
+      }
       await send()
     }
   } finally {
