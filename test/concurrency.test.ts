@@ -104,6 +104,16 @@ forEachStore(t, async (t, open) => {
     t.same(tally, { 400: LIMITS.loginFailuresPerIp, 429: 40 - LIMITS.loginFailuresPerIp })
   })
 
+  t.test('10 users log in at once from one IP: every login succeeds and is taken back from the IP\'s count', async (t) => {
+    const server = await listen(t, await open(t))
+    for (let i = 0; i < 10; i++) t.equal((await signUp(server, `member-${i}`, 'djangsta-secret')).status, 201)
+    const { tally } = await burst(10, async (i) => await login(server, `member-${i}`, 'djangsta-secret'))
+    t.same(tally, { 200: 10 })
+    // The IP's allowance is whole again: of guesses at once across usernames, exactly its limit is checked.
+    const guesses = await burst(40, async (i) => await login(server, `nobody-${i}`, 'guess'))
+    t.same(guesses.tally, { 400: LIMITS.loginFailuresPerIp, 429: 40 - LIMITS.loginFailuresPerIp })
+  })
+
   t.test('30 sign-ups at once from one IP: exactly 10 are created', async (t) => {
     const store = await open(t)
     const server = await listen(t, store)
